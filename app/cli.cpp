@@ -1,0 +1,162 @@
+#include "cli.hpp"
+
+#include "mongo/client.hpp"
+#include "util/error.hpp"
+#include "util/text.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <unistd.h>
+
+namespace m2m::app {
+
+namespace {
+
+constexpr const char* kPasswordRefusal =
+    "passwords are not accepted as command-line values (they show in ps and shell history); set "
+    "MYSQL_PASSWORD or MYSQL_PASSWORD_FILE, mysql.password_file in the config file, or a systemd credential";
+
+struct Globals {
+  std::optional<std::string> config_file;
+  std::optional<std::string> env_file;
+  std::optional<std::string> log_file;
+  int verbose = 0;
+  bool quiet = false;
+  bool json = false;
+  std::map<std::string, std::string> flags;  // setting key -> value
+  bool password_flag = false;
+};
+
+// A flag that sets a config setting: "--mysql-host" -> "mysql.host".
+void add_setting_flag(CLI::App& app, Globals& g, const std::string& name, const std::string& key,
+                      const std::string& help, const std::string& group) {
+  app.add_option_function<std::string>(
+         name, [&g, key](const std::string& v) { g.flags[key] = v; }, help)
+      ->group(group)
+      ->type_name("VALUE");
+}
+
+int print_error(const Globals& g, Exit code, const std::string& message) {
+  fmt::print(stderr, "mysql2mongo: error: {}\n", message);
+  if (g.json) {
+    nlohmann::ordered_json j;
+    j["status"] = "error";
+    j["error"] = message;
+    j["exit_code"] = static_cast<int>(code);
+    print_json(j.dump(2));
+  }
+  return static_cast<int>(code);
+}
+
+}  // namespace
+
+void print_json(const std::string& dumped) {
+  std::fwrite(dumped.data(), 1, dumped.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"mysql2mongo keeps a MongoDB database in sync with a MySQL database.\n"
+               "Configuration: flags > environment > --env-file > config file > defaults. See mysql2mongo(1).",
+               "mysql2mongo"};
+  app.set_version_flag("--version", std::string("mysql2mongo ") + MYSQL2MONGO_VERSION);
+  app.require_subcommand(1);
+  // Global options are accepted before or after the subcommand.
+  app.fallthrough();
+
+  // The driver must never print on its own (its default handler writes to stdout): install ours first.
+  Logger bootstrap_log;
+  mongo::Library mongoc(&bootstrap_log);
+
+  Globals g;
+  const std::string general = "General";
+  app.add_option("-c,--config", g.config_file, "TOML config file (default /etc/mysql2mongo/config.toml if it exists)")
+      ->group(general)->type_name("FILE");
+  app.add_option("--env-file", g.env_file, "read KEY=VALUE settings (MYSQL_HOST, ...) from FILE")
+      ->group(general)->type_name("FILE");
+  app.add_flag("-v,--verbose", g.verbose, "log more: -v info, -vv debug")->group(general);
+  app.add_flag("-q,--quiet", g.quiet, "log errors only")->group(general);
+  app.add_option("--log-file", g.log_file, "also append log lines to FILE")->group(general)->type_name("FILE");
+  app.add_flag("--json", g.json, "print one JSON document on stdout")->group(general);
+
+  const std::string my = "MySQL";
+  add_setting_flag(app, g, "--mysql-host", "mysql.host", "MySQL host (MYSQL_HOST)", my);
+  add_setting_flag(app, g, "--mysql-port", "mysql.port", "MySQL port (MYSQL_PORT)", my);
+  add_setting_flag(app, g, "--mysql-socket", "mysql.socket", "MySQL Unix socket (MYSQL_SOCKET)", my);
+  add_setting_flag(app, g, "--mysql-user", "mysql.user", "MySQL user (MYSQL_USER)", my);
+  add_setting_flag(app, g, "--mysql-database", "mysql.database", "MySQL database to sync (MYSQL_DATABASE)", my);
+  add_setting_flag(app, g, "--mysql-ssl-mode", "mysql.ssl_mode",
+                   "disabled, preferred, required, verify_ca or verify_identity (MYSQL_SSL_MODE)", my);
+  add_setting_flag(app, g, "--mysql-ssl-ca", "mysql.ssl_ca", "CA file for verifying the server (MYSQL_SSL_CA)", my);
+  add_setting_flag(app, g, "--mysql-connect-timeout", "mysql.connect_timeout", "e.g. 10s (MYSQL_CONNECT_TIMEOUT)", my);
+  // Declared only to refuse them with a useful message instead of "unknown option".
+  for (const char* name : {"-p,--password", "--mysql-password"}) {
+    app.add_option_function<std::string>(name, [&g](const std::string&) { g.password_flag = true; })
+        ->group("")
+        ->expected(0, 1);
+  }
+
+  const std::string mg = "MongoDB";
+  add_setting_flag(app, g, "--mongodb-url", "mongodb.url", "MongoDB URL without a password (MONGODB_URL)", mg);
+  add_setting_flag(app, g, "--mongodb-database", "mongodb.database", "MongoDB database (MONGODB_DATABASE)", mg);
+  add_setting_flag(app, g, "--mongodb-connect-timeout", "mongodb.connect_timeout", "e.g. 10s (MONGODB_CONNECT_TIMEOUT)", mg);
+
+  Action action;
+  add_test_connection(app, action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (g.password_flag) return print_error(g, Exit::usage, kPasswordRefusal);
+    std::string what = e.what();
+    if (what.empty()) what = "a subcommand is required";
+    return print_error(g, Exit::usage, fmt::format("{}; run 'mysql2mongo --help' for usage", what));
+  }
+  if (g.password_flag) return print_error(g, Exit::usage, kPasswordRefusal);
+  if (auto it = g.flags.find("mongodb.url"); it != g.flags.end() && redact_uri(it->second) != it->second)
+    return print_error(g, Exit::usage, "--mongodb-url must not contain a password (it shows in ps and shell "
+                                       "history); set MONGODB_URL, MONGODB_URL_FILE or a systemd credential");
+
+  try {
+    config::Inputs inputs;
+    inputs.config_file = g.config_file;
+    inputs.env_file = g.env_file;
+    inputs.environment = config::environment_snapshot();
+    inputs.flags = g.flags;
+    if (g.quiet) inputs.log_level = LogLevel::error;
+    else if (g.verbose >= 2) inputs.log_level = LogLevel::debug;
+    else if (g.verbose == 1) inputs.log_level = LogLevel::info;
+    if (g.log_file) inputs.flags.erase("log.file");
+    const config::Config cfg = config::load(inputs);
+
+    Logger::Options lo;
+    lo.stderr_level = cfg.log.level;
+    lo.file = g.log_file.value_or(cfg.log.file);
+    lo.file_level = std::min(LogLevel::info, cfg.log.level);
+    lo.journald = std::getenv("JOURNAL_STREAM") != nullptr;
+    Logger log(lo);
+    mongoc.set_logger(&log);
+    Context ctx{cfg, log, g.json};
+    const int code = action(ctx);
+    mongoc.set_logger(&bootstrap_log);
+    return code;
+  } catch (const Error& e) {
+    mongoc.set_logger(&bootstrap_log);
+    return print_error(g, e.code(), e.what());
+  } catch (const std::exception& e) {
+    mongoc.set_logger(&bootstrap_log);
+    return print_error(g, Exit::internal, fmt::format("internal error: {}; please report it", e.what()));
+  }
+}
+
+}  // namespace m2m::app

@@ -1,0 +1,32 @@
+// The command line: global options, one registration function per subcommand, error -> exit code.
+#pragma once
+
+#include "config/config.hpp"
+#include "util/log.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace m2m::app {
+
+// What every subcommand gets when it runs.
+struct Context {
+  const config::Config& cfg;
+  Logger& log;
+  bool json = false;
+};
+
+using Action = std::function<int(Context&)>;
+
+// Each subcommand file registers its CLI11 subcommand and sets `action` when it is chosen.
+void add_test_connection(CLI::App& app, Action& action);
+
+// Prints a JSON document on stdout (the --json API).
+void print_json(const std::string& dumped);
+
+int run(int argc, char** argv);
+
+}  // namespace m2m::app

@@ -1,0 +1,114 @@
+// One immutable Config built from flags > environment > --env-file > TOML file > built-in defaults.
+#pragma once
+
+#include "util/log.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace m2m::config {
+
+// How the MySQL connection uses TLS. Connector/C has no single "ssl mode" option; see mysql/connection.cpp
+// and mysql2mongo.toml(5) for how each mode maps onto it.
+enum class SslMode { disabled, preferred, required, verify_ca, verify_identity };
+std::string_view to_string(SslMode mode);
+
+enum class ZeroDate { null, string };
+
+struct MySql {
+  std::string host;       // empty: Connector/C's default (option files, then localhost)
+  unsigned port = 0;      // 0: default (3306)
+  std::string socket;
+  std::string user;       // empty: option files, then the login name
+  std::string password;   // secret: never logged or printed
+  bool has_password = false;
+  std::string database;
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds read_timeout{600'000};
+  SslMode ssl_mode = SslMode::preferred;
+  std::string ssl_ca, ssl_cert, ssl_key;
+  std::string option_file;   // a my.cnf to read (MYSQL_READ_DEFAULT_FILE)
+  std::string option_group = "client";  // the group read from option files
+};
+
+struct MongoDb {
+  std::string url = "mongodb://localhost:27017";  // may hold credentials: print only redact_uri(url)
+  std::string database;   // empty: same name as the MySQL database
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::string write_concern = "majority";  // "majority" or a number of nodes
+};
+
+struct TableOptions {
+  std::string collection;                  // empty: prefix + table name
+  std::string change_column;               // empty: detected
+  std::vector<std::string> key_columns;    // empty: primary key, else a NOT NULL unique key
+  std::vector<std::string> exclude_columns;
+  std::map<std::string, std::string> types;  // column -> override type name
+};
+
+struct Sync {
+  bool enabled = true;
+  std::chrono::milliseconds interval{300'000};  // read by the shipped timer units, not by the tool
+  int batch_size = 1000;
+  std::int64_t batch_bytes = 8 * 1024 * 1024;
+  std::vector<std::string> tables;    // empty: all
+  std::vector<std::string> exclude;   // globs
+  bool include_views = false;
+  double max_delete_fraction = 0.5;
+  bool key_as_id = false;
+  bool index_foreign_keys = true;
+  std::string collection_prefix;
+  bool tinyint1_as_bool = false;
+  ZeroDate zero_date = ZeroDate::null;
+  std::chrono::milliseconds lookback{5'000};
+  int reconcile_every = 12;   // incremental runs between key reconciliations; 0: only when asked
+  std::chrono::milliseconds lock_ttl{120'000};
+};
+
+struct Log {
+  LogLevel level = LogLevel::warning;
+  std::string file;
+};
+
+struct Config {
+  MySql mysql;
+  MongoDb mongodb;
+  Sync sync;
+  Log log;
+  std::map<std::string, TableOptions> tables;
+  // Where each setting came from: "mysql.host" -> "MYSQL_HOST (environment)", "config.toml:4", ...
+  std::map<std::string, std::string> origin;
+
+  // The MongoDB database actually used.
+  const std::string& mongo_database() const {
+    return mongodb.database.empty() ? mysql.database : mongodb.database;
+  }
+};
+
+// Everything the loader reads, gathered by app/ so the loader itself stays testable.
+struct Inputs {
+  std::optional<std::string> config_file;  // --config; unset: /etc/mysql2mongo/config.toml if it exists
+  std::string default_config_file = "/etc/mysql2mongo/config.toml";
+  std::optional<std::string> env_file;     // --env-file
+  std::map<std::string, std::string> environment;  // the process environment
+  // Flag values by setting key ("mysql.host", "sync.batch_size", ...), as typed on the command line.
+  std::map<std::string, std::string> flags;
+  // Overrides the log level after everything else (-v, -q).
+  std::optional<LogLevel> log_level;
+};
+
+// Builds the Config. Throws Error(Exit::config) with one line naming the setting, where it came from
+// and how to fix it.
+Config load(const Inputs& inputs);
+
+// Reads the process environment into a map.
+std::map<std::string, std::string> environment_snapshot();
+
+// Setting keys that may be given as flags (used by app/ to map CLI11 options).
+bool is_flag_setting(const std::string& key);
+
+}  // namespace m2m::config

@@ -1,0 +1,83 @@
+// MongoDB access: the driver's global state, a client pool, and errors classified into exit codes.
+#pragma once
+
+#include "config/config.hpp"
+#include "mongo/bson.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+#include <mongoc/mongoc.h>
+
+#include <memory>
+#include <string>
+
+namespace m2m::mongo {
+
+// mongoc_init/mongoc_cleanup and the log handler. The driver's default handler prints to stdout, which
+// would corrupt --json output, so this routes driver messages to the Logger. Exactly one instance,
+// owned by main, outliving every other mongoc object.
+class Library {
+public:
+  explicit Library(Logger* log);
+  ~Library();
+  Library(const Library&) = delete;
+  Library& operator=(const Library&) = delete;
+  // main() starts with a bootstrap logger and swaps in the configured one once the config is loaded.
+  void set_logger(Logger* log) { log_ = log; }
+
+private:
+  static void handler(mongoc_log_level_t level, const char* domain, const char* message, void* self);
+  Logger* log_;
+};
+
+// Classifies a driver error: authentication -> 77, server selection / network -> 69, else 70/69.
+Failure classify(const bson_error_t& error, std::string_view where, std::string_view doing);
+// True for errors worth retrying (network, server selection, "not primary").
+bool is_transient(const bson_error_t& error);
+
+class Pool;
+
+// A client borrowed from the pool, returned on destruction.
+class Client {
+public:
+  Client(Client&& other) noexcept : pool_(other.pool_), client_(std::exchange(other.client_, nullptr)) {}
+  Client& operator=(Client&&) = delete;
+  Client(const Client&) = delete;
+  ~Client();
+  mongoc_client_t* get() { return client_; }
+
+private:
+  friend class Pool;
+  Client(mongoc_client_pool_t* pool, mongoc_client_t* client) : pool_(pool), client_(client) {}
+  mongoc_client_pool_t* pool_;
+  mongoc_client_t* client_;
+};
+
+class Pool {
+public:
+  // Validates the URL (exit 78), applies the connect / server-selection timeout unless the URL sets them.
+  static Expected<std::unique_ptr<Pool>> open(const config::MongoDb& cfg, Logger& log);
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  Client acquire();
+  const std::string& redacted_url() const { return redacted_url_; }
+  const std::string& where() const { return where_; }  // "MongoDB at mongodb://u:***@h:27017"
+
+private:
+  Pool(mongoc_uri_t* uri, mongoc_client_pool_t* pool, std::string redacted);
+  mongoc_uri_t* uri_;
+  mongoc_client_pool_t* pool_;
+  std::string redacted_url_;
+  std::string where_;
+};
+
+// Runs a command on a database; the reply goes into `reply` either way.
+Status run_command(Client& client, const std::string& db, const bson_t* command, Reply& reply,
+                   std::string_view where, std::string_view doing);
+
+// The server's version string from buildInfo (which also proves it is reachable).
+Expected<std::string> server_version(Client& client, std::string_view where);
+
+}  // namespace m2m::mongo

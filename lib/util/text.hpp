@@ -1,0 +1,42 @@
+// Small string helpers with no domain knowledge.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace m2m {
+
+std::string_view trim(std::string_view s);
+std::string to_lower(std::string_view s);
+
+// Splits "a, b,,c" into {"a","b","c"}: items trimmed, empty items dropped.
+std::vector<std::string> split_list(std::string_view s, char sep = ',');
+std::string join(const std::vector<std::string>& items, std::string_view sep);
+
+// Shell-style glob: '*' any run, '?' one character, '[abc]' a set. Case-sensitive, like MySQL table
+// names on Linux.
+bool glob_match(std::string_view pattern, std::string_view text);
+
+// Parses "true/false/yes/no/on/off/1/0" (any case).
+std::optional<bool> parse_bool(std::string_view s);
+
+// Parses a whole decimal integer, rejecting trailing garbage and overflow.
+std::optional<std::int64_t> parse_int(std::string_view s);
+
+// Durations: "90", "90s", "5m", "1h30m", "250ms", "2d". A bare number is seconds.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
+// "4m", "1h2m", "3d4h", "12s", "350ms": short and human.
+std::string format_duration(std::chrono::milliseconds d);
+
+// Replaces the password (and only it) of a URI's userinfo with "***": "mongodb://u:***@h/".
+std::string redact_uri(std::string_view uri);
+
+// ISO 8601 UTC with milliseconds: "2025-10-06T12:00:00.000Z". Input: milliseconds since the epoch.
+std::string iso8601_utc(std::int64_t epoch_ms);
+std::int64_t now_epoch_ms();
+
+}  // namespace m2m
