@@ -107,6 +107,8 @@ int run(int argc, char** argv) {
 
   Action action;
   add_test_connection(app, action);
+  add_tables(app, action);
+  add_sync(app, action, nullptr);
 
   try {
     app.parse(argc, argv);

@@ -62,8 +62,9 @@ struct Rename {
 // "bool", "date", "binary", "json". Anything else is a configuration error.
 using Overrides = std::map<std::string, std::string>;
 
-// The field-name rule, applied in this order: '.' becomes '_', a leading '$' becomes '_', NUL bytes are
-// removed; then, while the result is "_id", empty, or already taken by an earlier column, '_' is appended.
+// The field-name rule, applied in this order: NUL bytes are removed, '.' becomes '_', a leading '$'
+// becomes '_'; then, while the result is "_id", empty, or already taken by an earlier column, '_' is
+// appended. (field_name_for alone knows no other columns; plan_fields applies the "taken" part.)
 std::string field_name_for(std::string_view column);
 
 // Plans every column of a table (in column order), applying options and overrides. Fails with

@@ -1,0 +1,124 @@
+#include "cli.hpp"
+#include "ops/sync_run.hpp"
+#include "util/text.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace m2m::app {
+
+namespace {
+
+struct SyncFlags {
+  bool full = false;
+  bool incremental = false;
+  std::string tables;
+  std::string exclude;
+  bool dry_run = false;
+  bool force_deletes = false;
+};
+
+void print_plan_text(const std::vector<sync::TablePlan>& plan) {
+  fmt::print("{:<28} {:<24} {:<22} {:>10}  {}\n", "TABLE", "KEY", "CHANGE COLUMN", "ROWS~", "COLLECTION");
+  for (const auto& p : plan) {
+    const std::string key = p.has_key() ? join(p.key_columns(), ",") : "(none: staging copy)";
+    const std::string change = p.change_column.empty() ? "full" : p.change_column;
+    fmt::print("{:<28} {:<24} {:<22} {:>10}  {}\n", p.table.name + (p.table.is_view ? " (view)" : ""), key, change,
+               p.table.row_estimate, p.collection);
+  }
+}
+
+}  // namespace
+
+void add_tables(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("tables", "show the plan: key, change column or \"full\", rows, collection");
+  auto flags = std::make_shared<SyncFlags>();
+  cmd->add_option("--tables", flags->tables, "only these tables (comma-separated names or globs)")->type_name("LIST");
+  cmd->add_option("--exclude", flags->exclude, "skip these tables (comma-separated globs)")->type_name("LIST");
+  cmd->callback([&action, flags] {
+    action = [flags](Context& ctx) {
+      sync::Selection sel;
+      sel.tables = flags->tables.empty() ? ctx.cfg.sync.tables : split_list(flags->tables);
+      sel.tables_from_flag = !flags->tables.empty();
+      sel.exclude = split_list(flags->exclude);
+      const auto plan = ops::plan_tables(ctx.cfg, sel, ctx.log);
+      if (ctx.json) {
+        nlohmann::ordered_json j;
+        j["database"] = ctx.cfg.mysql.database;
+        j["tables_count"] = plan.size();
+        nlohmann::ordered_json tables = nlohmann::ordered_json::object();
+        for (const auto& p : plan) tables[p.table.name] = sync::to_json(p);
+        j["tables"] = tables;
+        print_json(j.dump(2));
+      } else {
+        print_plan_text(plan);
+      }
+      return 0;
+    };
+  });
+}
+
+void add_sync(CLI::App& app, Action& action, const std::atomic<int>* stop) {
+  auto* cmd = app.add_subcommand("sync", "copy rows from MySQL to MongoDB (incremental by default)");
+  auto flags = std::make_shared<SyncFlags>();
+  auto* full = cmd->add_flag("--full", flags->full, "copy every row of every table");
+  cmd->add_flag("--incremental", flags->incremental, "copy only what changed (the default)")->excludes(full);
+  cmd->add_option("--tables", flags->tables, "only these tables (comma-separated names or globs; overrides SYNC_TABLES)")
+      ->type_name("LIST");
+  cmd->add_option("--exclude", flags->exclude, "skip these tables (comma-separated globs)")->type_name("LIST");
+  cmd->add_flag("--dry-run", flags->dry_run, "print the plan and write nothing");
+  cmd->add_flag("--force-deletes", flags->force_deletes,
+                "delete even when more than sync.max_delete_fraction of a collection would go");
+  cmd->callback([&action, flags, stop] {
+    action = [flags, stop](Context& ctx) {
+      if (!ctx.cfg.sync.enabled) {
+        ctx.log.warn("sync is disabled (SYNC_ENABLED=false, from {}); nothing done",
+                     ctx.cfg.origin.count("sync.enabled") ? ctx.cfg.origin.at("sync.enabled") : "config");
+        if (ctx.json) {
+          nlohmann::ordered_json j;
+          j["status"] = "disabled";
+          j["message"] = "sync is disabled (SYNC_ENABLED=false)";
+          print_json(j.dump(2));
+        }
+        return 0;
+      }
+      ops::SyncOptions o;
+      o.mode = flags->full ? ops::Mode::full : ops::Mode::incremental;
+      o.selection.tables = flags->tables.empty() ? ctx.cfg.sync.tables : split_list(flags->tables);
+      o.selection.tables_from_flag = !flags->tables.empty();
+      o.selection.exclude = split_list(flags->exclude);
+      o.dry_run = flags->dry_run;
+      o.force_deletes = flags->force_deletes;
+      o.stop = stop;
+      const auto outcome = ops::run_sync(ctx.cfg, o, ctx.log);
+      const auto& r = outcome.report;
+      if (o.dry_run) {
+        if (ctx.json) {
+          auto j = sync::to_json(r);
+          nlohmann::ordered_json plan = nlohmann::ordered_json::object();
+          for (const auto& p : outcome.plan) plan[p.table.name] = sync::to_json(p);
+          j["plan"] = plan;
+          print_json(j.dump(2));
+        } else {
+          fmt::print("dry run: {} sync of {} tables; nothing written\n", r.sync_type, outcome.plan.size());
+          print_plan_text(outcome.plan);
+        }
+        return 0;
+      }
+      if (ctx.json) {
+        print_json(sync::to_json(r).dump(2));
+      } else if (r.failed() || ctx.log.enabled(LogLevel::info)) {
+        // Under cron a successful run prints nothing; failures were logged on stderr already.
+        fmt::print(stderr, "sync {}: {} tables ok, {} failed, {} records synced, {} deleted in {:.1f}s\n", r.status(),
+                   r.succeeded(), r.failed(), r.total_records(), [&] {
+                     std::uint64_t d = 0;
+                     for (const auto& [n, t] : r.tables) d += t.deleted;
+                     return d;
+                   }(), static_cast<double>(r.end_ms - r.start_ms) / 1000.0);
+      }
+      return static_cast<int>(r.exit_code());
+    };
+  });
+}
+
+}  // namespace m2m::app

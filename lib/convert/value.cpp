@@ -1,0 +1,292 @@
+// One MySQL text-protocol value -> one BSON value, following the column's FieldPlan (DESIGN.md §6).
+//
+// Nothing here throws on bad data: a value that cannot be converted as planned is kept as its exact text
+// (a string when it is UTF-8, binary otherwise) and counted in the LossReport with the reason.
+#include "convert/convert.hpp"
+#include "convert/detail.hpp"
+
+#include "util/text.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <system_error>
+
+namespace m2m::convert {
+
+namespace {
+
+namespace reason = detail::reason;
+
+// Where a value goes and whom to blame for a loss.
+struct Target {
+  bson_t* doc;
+  std::string_view key;
+  const std::string& column;
+  LossReport& loss;
+
+  const char* k() const { return key.data(); }
+  int klen() const { return static_cast<int>(key.size()); }
+  void count(std::string_view why) const { loss.add(column, std::string(why)); }
+};
+
+constexpr std::size_t kMaxBsonValue = static_cast<std::size_t>(std::numeric_limits<int>::max()) - 1024;
+
+void put_null(const Target& t) { bson_append_null(t.doc, t.k(), t.klen()); }
+
+// bson_append_* fails only when the document would exceed libbson's 2 GiB limit.
+void put_checked(const Target& t, bool appended) {
+  if (!appended) {
+    put_null(t);
+    t.count(reason::too_large);
+  }
+}
+
+void put_binary(const Target& t, std::string_view bytes) {
+  if (bytes.size() > kMaxBsonValue) return put_checked(t, false);
+  put_checked(t, bson_append_binary(t.doc, t.k(), t.klen(), BSON_SUBTYPE_BINARY,
+                                    reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                                    static_cast<std::uint32_t>(bytes.size())));
+}
+
+bool is_utf8(std::string_view text) { return bson_utf8_validate(text.data(), text.size(), true); }
+
+// Appends text that is known to be valid UTF-8 (NUL bytes included).
+void put_utf8(const Target& t, std::string_view text) {
+  if (text.size() > kMaxBsonValue) return put_checked(t, false);
+  put_checked(t, bson_append_utf8(t.doc, t.k(), t.klen(), text.data(), static_cast<int>(text.size())));
+}
+
+// A string when the bytes are UTF-8, binary (and counted) when they are not.
+void put_text(const Target& t, std::string_view text) {
+  if (is_utf8(text)) return put_utf8(t, text);
+  put_binary(t, text);
+  t.count(reason::invalid_utf8);
+}
+
+// The value could not be converted as planned: keep its exact text, and count why.
+void put_fallback(const Target& t, std::string_view text, std::string_view what) {
+  if (is_utf8(text)) {
+    put_utf8(t, text);
+    t.count(std::string(what) + " stored as string");
+  } else {
+    put_binary(t, text);
+    t.count(std::string(what) + " stored as binary (invalid UTF-8)");
+  }
+}
+
+void put_decimal(const Target& t, const bson_decimal128_t& value) {
+  put_checked(t, bson_append_decimal128(t.doc, t.k(), t.klen(), &value));
+}
+
+std::optional<std::int64_t> to_int64(std::string_view text) {
+  if (!text.empty() && text[0] == '+') text.remove_prefix(1);
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+bool all_digits(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+// "12", "-7", and integral decimals such as "12.000" (an int64 override on a DECIMAL column).
+enum class IntParse { ok, out_of_range, invalid };
+IntParse parse_integer(std::string_view text, std::int64_t& value) {
+  if (const auto v = to_int64(text)) {
+    value = *v;
+    return IntParse::ok;
+  }
+  std::string_view body = text;
+  if (!body.empty() && (body[0] == '-' || body[0] == '+')) body.remove_prefix(1);
+  const auto dot = body.find('.');
+  const std::string_view int_part = body.substr(0, dot);
+  if (!all_digits(int_part)) return IntParse::invalid;
+  if (dot != std::string_view::npos) {
+    const std::string_view fraction = body.substr(dot + 1);
+    if (fraction.empty() || fraction.find_first_not_of('0') != std::string_view::npos) return IntParse::invalid;
+    if (const auto v = to_int64(text.substr(0, text.size() - fraction.size() - 1))) {
+      value = *v;
+      return IntParse::ok;
+    }
+  }
+  return IntParse::out_of_range;
+}
+
+void put_integer(const Target& t, Kind kind, std::string_view text) {
+  std::int64_t value = 0;
+  switch (parse_integer(text, value)) {
+    case IntParse::ok:
+      if (kind == Kind::int32 && value >= std::numeric_limits<std::int32_t>::min() &&
+          value <= std::numeric_limits<std::int32_t>::max())
+        return put_checked(t, bson_append_int32(t.doc, t.k(), t.klen(), static_cast<std::int32_t>(value)));
+      return put_checked(t, bson_append_int64(t.doc, t.k(), t.klen(), value));
+    case IntParse::out_of_range:
+      // BIGINT UNSIGNED above 2^63-1: exact as Decimal128, never wrapped.
+      if (kind == Kind::uint64 && all_digits(text)) {
+        bson_decimal128_t dec;
+        if (detail::decimal128_from_text(text, dec) == detail::DecimalParse::ok) return put_decimal(t, dec);
+      }
+      return put_fallback(t, text, reason::int64_range);
+    case IntParse::invalid:
+      break;
+  }
+  put_fallback(t, text, reason::not_integer);
+}
+
+void put_double(const Target& t, std::string_view text) {
+  double value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty() || !std::isfinite(value))
+    return put_fallback(t, text, reason::not_number);
+  put_checked(t, bson_append_double(t.doc, t.k(), t.klen(), value));
+}
+
+void put_decimal_text(const Target& t, std::string_view text) {
+  bson_decimal128_t dec;
+  switch (detail::decimal128_from_text(text, dec)) {
+    case detail::DecimalParse::ok:
+      return put_decimal(t, dec);
+    case detail::DecimalParse::too_wide:
+      put_utf8(t, text);  // decimal text is ASCII
+      return t.count(reason::wide_decimal);
+    case detail::DecimalParse::invalid:
+      break;
+  }
+  put_fallback(t, text, reason::not_decimal);
+}
+
+// BIT(n) arrives as ceil(n/8) raw big-endian bytes.
+void put_bits(const Target& t, std::string_view bytes) {
+  std::size_t first = 0;
+  while (first < bytes.size() && bytes[first] == '\0') ++first;
+  if (bytes.size() - first > 8) return put_fallback(t, bytes, reason::wide_bit);
+  std::uint64_t value = 0;
+  for (std::size_t i = first; i < bytes.size(); ++i)
+    value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+  if (value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    const bson_decimal128_t dec = detail::decimal128_from_u64(value);
+    return put_decimal(t, dec);
+  }
+  put_checked(t, bson_append_int64(t.doc, t.k(), t.klen(), static_cast<std::int64_t>(value)));
+}
+
+void put_bool(const Target& t, const FieldPlan& plan, std::string_view text) {
+  bool value = false;
+  bool beyond_01 = false;
+  if (plan.bit_width > 0) {  // BIT: raw bytes
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const auto byte = static_cast<unsigned char>(text[i]);
+      if (byte != 0) value = true;
+      if (byte > (i + 1 == text.size() ? 1 : 0)) beyond_01 = true;
+    }
+  } else if (std::int64_t n = 0; parse_integer(text, n) == IntParse::ok) {
+    value = n != 0;
+    beyond_01 = n != 0 && n != 1;
+  } else if (const auto b = parse_bool(text)) {
+    value = *b;
+  } else {
+    return put_fallback(t, text, reason::not_boolean);
+  }
+  put_checked(t, bson_append_bool(t.doc, t.k(), t.klen(), value));
+  if (beyond_01) t.count(reason::bool_not_01);
+}
+
+void put_date(const Target& t, const FieldPlan& plan, std::string_view text) {
+  std::int64_t ms = 0;
+  bool truncated = false;
+  switch (detail::parse_datetime(text, ms, truncated)) {
+    case detail::DateParse::ok:
+      put_checked(t, bson_append_date_time(t.doc, t.k(), t.klen(), ms));
+      if (truncated) t.count(reason::fraction);
+      return;
+    case detail::DateParse::zero:
+      if (plan.zero_date == ZeroDate::string) {
+        put_utf8(t, text);  // well-formed, hence ASCII
+        return t.count(reason::zero_date_string);
+      }
+      put_null(t);
+      return t.count(reason::zero_date_null);
+    case detail::DateParse::invalid:
+      break;
+  }
+  put_fallback(t, text, reason::invalid_date);
+}
+
+void put_set(const Target& t, std::string_view text) {
+  bson_t array;
+  if (!bson_append_array_begin(t.doc, t.k(), t.klen(), &array)) return put_checked(t, false);
+  std::uint32_t index = 0;
+  std::size_t start = 0;
+  while (!text.empty() && start <= text.size()) {
+    std::size_t end = text.find(',', start);
+    if (end == std::string_view::npos) end = text.size();
+    char buffer[16];
+    const char* key = nullptr;
+    const std::size_t key_len = bson_uint32_to_string(index++, &key, buffer, sizeof buffer);
+    const Target element{&array, std::string_view(key, key_len), t.column, t.loss};
+    put_text(element, text.substr(start, end - start));
+    start = end + 1;
+  }
+  bson_append_array_end(t.doc, &array);
+}
+
+void put_value(const Target& t, const FieldPlan& plan, const char* data, std::size_t length) {
+  if (data == nullptr) return put_null(t);
+  const std::string_view text(data, length);
+  switch (plan.kind) {
+    case Kind::int32:
+    case Kind::int64:
+    case Kind::uint64:
+      return put_integer(t, plan.kind, text);
+    case Kind::boolean:
+      return put_bool(t, plan, text);
+    case Kind::decimal:
+      return put_decimal_text(t, text);
+    case Kind::float64:
+      return put_double(t, text);
+    case Kind::date:
+    case Kind::datetime:
+      return put_date(t, plan, text);
+    case Kind::time:
+      if (detail::valid_time(text)) return put_utf8(t, text);
+      return put_fallback(t, text, reason::invalid_time);
+    case Kind::string:
+      return put_text(t, text);
+    case Kind::set:
+      return put_set(t, text);
+    case Kind::binary:
+      return put_binary(t, text);
+    case Kind::bit:
+      return put_bits(t, text);
+    case Kind::json: {
+      std::uint64_t nul_keys = 0;
+      if (detail::append_json_value(t.doc, t.key, text, &nul_keys)) {
+        if (nul_keys > 0) t.loss.add(t.column, std::string(reason::json_nul_key), nul_keys);
+        return;
+      }
+      return put_fallback(t, text, reason::invalid_json);
+    }
+  }
+  put_text(t, text);  // not reached: every Kind is handled above
+}
+
+}  // namespace
+
+void append_value(bson_t* doc, const FieldPlan& plan, const char* data, std::size_t length,
+                  LossReport& loss) {
+  put_value(Target{doc, plan.field, plan.column, loss}, plan, data, length);
+}
+
+void append_value_as(bson_t* doc, std::string_view key, const FieldPlan& plan, const char* data,
+                     std::size_t length, LossReport& loss) {
+  put_value(Target{doc, key, plan.column, loss}, plan, data, length);
+}
+
+}  // namespace m2m::convert

@@ -1,0 +1,212 @@
+#include "mongo/metadata.hpp"
+
+#include "mongo/admin.hpp"
+
+#include <fmt/format.h>
+
+namespace m2m::mongo {
+
+namespace {
+
+void append_string_array(bson_t* doc, const char* key, const std::vector<std::string>& values) {
+  bson_t arr;
+  BSON_APPEND_ARRAY_BEGIN(doc, key, &arr);
+  char buf[16];
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const char* k;
+    bson_uint32_to_string(static_cast<uint32_t>(i), &k, buf, sizeof buf);
+    // Key values of binary columns are arbitrary bytes: keep them exact as BSON binary.
+    if (bson_utf8_validate(values[i].data(), values[i].size(), false))
+      bson_append_utf8(&arr, k, -1, values[i].data(), static_cast<int>(values[i].size()));
+    else
+      bson_append_binary(&arr, k, -1, BSON_SUBTYPE_BINARY, reinterpret_cast<const uint8_t*>(values[i].data()),
+                         static_cast<uint32_t>(values[i].size()));
+  }
+  bson_append_array_end(doc, &arr);
+}
+
+std::vector<std::string> read_string_array(bson_iter_t* it) {
+  std::vector<std::string> out;
+  bson_iter_t child;
+  if (!BSON_ITER_HOLDS_ARRAY(it) || !bson_iter_recurse(it, &child)) return out;
+  while (bson_iter_next(&child)) {
+    uint32_t len = 0;
+    if (BSON_ITER_HOLDS_UTF8(&child)) {
+      const char* s = bson_iter_utf8(&child, &len);
+      out.emplace_back(s, len);
+    } else if (BSON_ITER_HOLDS_BINARY(&child)) {
+      const uint8_t* data = nullptr;
+      bson_subtype_t subtype;
+      bson_iter_binary(&child, &subtype, &len, &data);
+      out.emplace_back(reinterpret_cast<const char*>(data), len);
+    }
+  }
+  return out;
+}
+
+Bson to_bson(const TableState& s) {
+  Bson b;
+  bson_t* d = b.get();
+  BSON_APPEND_UTF8(d, "table_name", s.table_name.c_str());
+  BSON_APPEND_UTF8(d, "sync_type", s.sync_type.c_str());
+  BSON_APPEND_INT64(d, "records_synced", s.records_synced);
+  BSON_APPEND_UTF8(d, "status", s.status.c_str());
+  BSON_APPEND_DOUBLE(d, "duration_seconds", s.duration_seconds);
+  BSON_APPEND_UTF8(d, "last_sync_time", s.last_sync_time.c_str());
+  BSON_APPEND_DATE_TIME(d, "timestamp", s.timestamp_ms);
+  BSON_APPEND_UTF8(d, "collection", s.collection.c_str());
+  if (s.error.empty()) BSON_APPEND_NULL(d, "error");
+  else BSON_APPEND_UTF8(d, "error", s.error.c_str());
+  BSON_APPEND_INT64(d, "rows_deleted", s.rows_deleted);
+  bson_t lossy;
+  BSON_APPEND_DOCUMENT_BEGIN(d, "lossy", &lossy);
+  for (const auto& [col, reasons] : s.lossy) {
+    bson_t r;
+    bson_append_document_begin(&lossy, col.data(), static_cast<int>(col.size()), &r);
+    for (const auto& [reason, n] : reasons) bson_append_int64(&r, reason.data(), static_cast<int>(reason.size()), n);
+    bson_append_document_end(&lossy, &r);
+  }
+  bson_append_document_end(d, &lossy);
+  BSON_APPEND_INT64(d, "lossy_total", s.lossy_total);
+  append_string_array(d, "warnings", s.warnings);
+  BSON_APPEND_UTF8(d, "schema_fingerprint", s.schema_fingerprint.c_str());
+  append_string_array(d, "key_fields", s.key_fields);
+  if (s.last_success_ms) BSON_APPEND_DATE_TIME(d, "last_success", s.last_success_ms);
+  else BSON_APPEND_NULL(d, "last_success");
+  BSON_APPEND_UTF8(d, "last_success_type", s.last_success_type.c_str());
+  if (s.high_water_mark) append_string_array(d, "high_water_mark", *s.high_water_mark);
+  else BSON_APPEND_NULL(d, "high_water_mark");
+  BSON_APPEND_INT64(d, "runs_since_reconcile", s.runs_since_reconcile);
+  if (s.checkpoint) append_string_array(d, "checkpoint", *s.checkpoint);
+  else BSON_APPEND_NULL(d, "checkpoint");
+  return b;
+}
+
+TableState from_bson(const bson_t* doc) {
+  TableState s;
+  bson_iter_t it;
+  if (!bson_iter_init(&it, doc)) return s;
+  while (bson_iter_next(&it)) {
+    const std::string_view key = bson_iter_key(&it);
+    auto str = [&]() {
+      uint32_t len = 0;
+      return BSON_ITER_HOLDS_UTF8(&it) ? std::string(bson_iter_utf8(&it, &len), len) : std::string();
+    };
+    if (key == "table_name") s.table_name = str();
+    else if (key == "sync_type") s.sync_type = str();
+    else if (key == "records_synced") s.records_synced = bson_iter_as_int64(&it);
+    else if (key == "status") s.status = str();
+    else if (key == "duration_seconds") s.duration_seconds = BSON_ITER_HOLDS_DOUBLE(&it) ? bson_iter_double(&it) : static_cast<double>(bson_iter_as_int64(&it));
+    else if (key == "last_sync_time") s.last_sync_time = str();
+    else if (key == "timestamp" && BSON_ITER_HOLDS_DATE_TIME(&it)) s.timestamp_ms = bson_iter_date_time(&it);
+    else if (key == "collection") s.collection = str();
+    else if (key == "error") s.error = str();
+    else if (key == "rows_deleted") s.rows_deleted = bson_iter_as_int64(&it);
+    else if (key == "lossy_total") s.lossy_total = bson_iter_as_int64(&it);
+    else if (key == "warnings") s.warnings = read_string_array(&it);
+    else if (key == "schema_fingerprint") s.schema_fingerprint = str();
+    else if (key == "key_fields") s.key_fields = read_string_array(&it);
+    else if (key == "last_success" && BSON_ITER_HOLDS_DATE_TIME(&it)) s.last_success_ms = bson_iter_date_time(&it);
+    else if (key == "last_success_type") s.last_success_type = str();
+    else if (key == "high_water_mark" && BSON_ITER_HOLDS_ARRAY(&it)) s.high_water_mark = read_string_array(&it);
+    else if (key == "runs_since_reconcile") s.runs_since_reconcile = bson_iter_as_int64(&it);
+    else if (key == "checkpoint" && BSON_ITER_HOLDS_ARRAY(&it)) s.checkpoint = read_string_array(&it);
+    else if (key == "lossy" && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+      bson_iter_t cols;
+      bson_iter_recurse(&it, &cols);
+      while (bson_iter_next(&cols)) {
+        bson_iter_t reasons;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&cols) || !bson_iter_recurse(&cols, &reasons)) continue;
+        while (bson_iter_next(&reasons)) s.lossy[bson_iter_key(&cols)][bson_iter_key(&reasons)] = bson_iter_as_int64(&reasons);
+      }
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+MetadataStore::MetadataStore(Client& client, std::string db, std::string where)
+    : client_(client), db_(std::move(db)), where_(std::move(where)) {}
+
+Status MetadataStore::ensure_indexes() {
+  return create_index(client_, db_, kMetadataCollection, {"table_name"}, true, "m2m_table_name", where_);
+}
+
+Expected<std::vector<TableState>> MetadataStore::load_all() {
+  mongoc_collection_t* coll = mongoc_client_get_collection(client_.get(), db_.c_str(), kMetadataCollection);
+  bson_t filter = BSON_INITIALIZER;
+  bson_t opts = BSON_INITIALIZER;
+  bson_t sort;
+  BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+  BSON_APPEND_INT32(&sort, "table_name", 1);
+  bson_append_document_end(&opts, &sort);
+  mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, nullptr);
+  std::vector<TableState> out;
+  const bson_t* doc;
+  while (mongoc_cursor_next(cursor, &doc)) out.push_back(from_bson(doc));
+  bson_error_t error;
+  const bool failed = mongoc_cursor_error(cursor, &error);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(&opts);
+  bson_destroy(&filter);
+  mongoc_collection_destroy(coll);
+  if (failed) return classify(error, where_, "reading _sync_metadata");
+  return out;
+}
+
+Expected<std::optional<TableState>> MetadataStore::load(const std::string& table) {
+  mongoc_collection_t* coll = mongoc_client_get_collection(client_.get(), db_.c_str(), kMetadataCollection);
+  bson_t filter = BSON_INITIALIZER;
+  BSON_APPEND_UTF8(&filter, "table_name", table.c_str());
+  mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(coll, &filter, nullptr, nullptr);
+  std::optional<TableState> out;
+  const bson_t* doc;
+  if (mongoc_cursor_next(cursor, &doc)) out = from_bson(doc);
+  bson_error_t error;
+  const bool failed = mongoc_cursor_error(cursor, &error);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(&filter);
+  mongoc_collection_destroy(coll);
+  if (failed) return classify(error, where_, "reading _sync_metadata");
+  return out;
+}
+
+Status MetadataStore::save(const TableState& state) {
+  mongoc_collection_t* coll = mongoc_client_get_collection(client_.get(), db_.c_str(), kMetadataCollection);
+  bson_t selector = BSON_INITIALIZER;
+  BSON_APPEND_UTF8(&selector, "table_name", state.table_name.c_str());
+  bson_t opts = BSON_INITIALIZER;
+  BSON_APPEND_BOOL(&opts, "upsert", true);
+  Bson doc = to_bson(state);
+  bson_error_t error;
+  const bool ok = mongoc_collection_replace_one(coll, &selector, doc.get(), &opts, nullptr, &error);
+  bson_destroy(&opts);
+  bson_destroy(&selector);
+  mongoc_collection_destroy(coll);
+  if (!ok) return classify(error, where_, "writing _sync_metadata");
+  return success();
+}
+
+Status MetadataStore::save_checkpoint(const std::string& table, const std::optional<std::vector<std::string>>& key) {
+  mongoc_collection_t* coll = mongoc_client_get_collection(client_.get(), db_.c_str(), kMetadataCollection);
+  bson_t selector = BSON_INITIALIZER;
+  BSON_APPEND_UTF8(&selector, "table_name", table.c_str());
+  bson_t update = BSON_INITIALIZER, set;
+  BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+  if (key) append_string_array(&set, "checkpoint", *key);
+  else BSON_APPEND_NULL(&set, "checkpoint");
+  bson_append_document_end(&update, &set);
+  bson_t opts = BSON_INITIALIZER;
+  BSON_APPEND_BOOL(&opts, "upsert", true);
+  bson_error_t error;
+  const bool ok = mongoc_collection_update_one(coll, &selector, &update, &opts, nullptr, &error);
+  bson_destroy(&opts);
+  bson_destroy(&update);
+  bson_destroy(&selector);
+  mongoc_collection_destroy(coll);
+  if (!ok) return classify(error, where_, "writing a checkpoint");
+  return success();
+}
+
+}  // namespace m2m::mongo

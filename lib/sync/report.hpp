@@ -1,0 +1,49 @@
+// What a sync run did, per table and in total: the seed's trigger response, extended.
+#pragma once
+
+#include "convert/convert.hpp"
+#include "util/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace m2m::sync {
+
+struct TableReport {
+  std::string table;
+  std::string collection;
+  std::string sync_type = "full";   // what was done: "full" | "incremental"
+  std::string status = "success";   // "success" | "failed"
+  std::uint64_t records_synced = 0;
+  std::uint64_t deleted = 0;
+  double duration_seconds = 0;
+  std::string reason;               // why this sync type ("first sync", "schema changed", ...)
+  std::optional<Failure> error;
+  convert::LossReport lossy;
+  std::vector<std::string> warnings;
+  std::vector<convert::Rename> renames;
+  bool resumed = false;             // continued from a checkpoint
+};
+
+struct RunReport {
+  std::string sync_type;            // what was asked: "full" | "incremental"
+  std::int64_t start_ms = 0, end_ms = 0;
+  bool dry_run = false;
+  std::map<std::string, TableReport> tables;  // by table name
+
+  std::uint64_t total_records() const;
+  std::size_t failed() const;
+  std::size_t succeeded() const;
+  // "success" (all tables), "partial" (some failed), "failed" (all failed).
+  std::string status() const;
+  Exit exit_code() const;
+};
+
+nlohmann::ordered_json to_json(const TableReport& t);
+nlohmann::ordered_json to_json(const RunReport& r);
+
+}  // namespace m2m::sync

@@ -1,0 +1,117 @@
+#include "sync/sql.hpp"
+
+#include "mysql/connection.hpp"
+
+#include <fmt/format.h>
+
+namespace m2m::sync {
+
+using mysql::quote_identifier;
+
+namespace {
+
+bool is_numeric_type(const std::string& t) {
+  return t == "tinyint" || t == "smallint" || t == "mediumint" || t == "int" || t == "integer" || t == "bigint" ||
+         t == "decimal" || t == "numeric" || t == "float" || t == "double" || t == "real" || t == "year";
+}
+
+bool is_binary_type(const mysql::Column& c) {
+  const auto& t = c.data_type;
+  return t == "binary" || t == "varbinary" || t == "tinyblob" || t == "blob" || t == "mediumblob" ||
+         t == "longblob" || t == "bit" || c.charset == "binary";
+}
+
+bool looks_numeric(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E')) return false;
+  return true;
+}
+
+std::string hex_literal(std::string_view bytes) {
+  static const char* digits = "0123456789ABCDEF";
+  std::string out = "X'";
+  for (unsigned char b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  out += '\'';
+  return out;
+}
+
+bool is_enum_or_set(const mysql::Column& c) { return c.data_type == "enum" || c.data_type == "set"; }
+
+}  // namespace
+
+std::string key_literal(const mysql::Column& column, std::string_view text, const Quote& quote) {
+  if (is_numeric_type(column.data_type) && looks_numeric(text)) return std::string(text);
+  if (is_binary_type(column)) return hex_literal(text);
+  return quote(text);
+}
+
+std::string key_expression(const mysql::Column& column) {
+  if (is_enum_or_set(column)) return fmt::format("CAST({} AS CHAR)", quote_identifier(column.name));
+  return quote_identifier(column.name);
+}
+
+std::string key_after(const std::vector<const mysql::Column*>& key, const std::vector<std::string>& values,
+                      const Quote& quote) {
+  std::vector<std::string> ors;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    std::string term;
+    for (std::size_t j = 0; j < i; ++j)
+      term += fmt::format("{} = {} AND ", key_expression(*key[j]), key_literal(*key[j], values[j], quote));
+    term += fmt::format("{} > {}", key_expression(*key[i]), key_literal(*key[i], values[i], quote));
+    ors.push_back(key.size() > 1 ? "(" + term + ")" : term);
+  }
+  return fmt::format("{}", fmt::join(ors, " OR "));
+}
+
+std::vector<const mysql::Column*> key_columns(const TablePlan& plan) {
+  std::vector<const mysql::Column*> out;
+  for (auto i : plan.key) out.push_back(plan.table.find(plan.fields[i].column));
+  return out;
+}
+
+std::string select_chunk(const TablePlan& plan, const std::optional<std::vector<std::string>>& after,
+                         std::size_t limit, const Quote& quote) {
+  std::vector<std::string> cols;
+  for (const auto& f : plan.fields) cols.push_back(quote_identifier(f.column));
+  std::string sql = fmt::format("SELECT {} FROM {}", fmt::join(cols, ", "), quote_identifier(plan.table.name));
+  if (!plan.has_key()) return sql;
+  const auto key = key_columns(plan);
+  if (after) sql += " WHERE " + key_after(key, *after, quote);
+  std::vector<std::string> order;
+  for (const auto* c : key) order.push_back(key_expression(*c));
+  sql += fmt::format(" ORDER BY {} LIMIT {}", fmt::join(order, ", "), limit);
+  return sql;
+}
+
+std::string select_keys_in_mongo_order(const TablePlan& plan) {
+  std::vector<std::string> cols, order;
+  for (auto i : plan.key) {
+    const auto& f = plan.fields[i];
+    const mysql::Column* c = plan.table.find(f.column);
+    const std::string q = quote_identifier(f.column);
+    cols.push_back(q);
+    using convert::Kind;
+    switch (f.kind) {
+      case Kind::string:
+      case Kind::time:
+      case Kind::set:
+      case Kind::json:
+        order.push_back(fmt::format("CAST(CONVERT({} USING utf8mb4) AS BINARY)", q));
+        break;
+      case Kind::binary:
+        order.push_back(fmt::format("LENGTH({0}), {0}", q));
+        break;
+      default:
+        order.push_back(c ? key_expression(*c) : q);
+        break;
+    }
+  }
+  return fmt::format("SELECT {} FROM {} ORDER BY {}", fmt::join(cols, ", "), quote_identifier(plan.table.name),
+                     fmt::join(order, ", "));
+}
+
+}  // namespace m2m::sync

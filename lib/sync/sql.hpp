@@ -1,0 +1,40 @@
+// SQL text for reading a table: keyset pagination and the key order MongoDB sorts in. Pure functions,
+// every identifier quoted, every value a literal built by the caller's escaping function.
+#pragma once
+
+#include "sync/plan.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace m2m::sync {
+
+// Escapes a string as an SQL string literal (Connection::literal in production).
+using Quote = std::function<std::string(std::string_view)>;
+
+// The literal for one key value given as MySQL's text form: numbers as they are (a quoted number would
+// be compared as a DOUBLE and lose precision beyond 2^53), binary and BIT as X'..', the rest quoted.
+std::string key_literal(const mysql::Column& column, std::string_view text, const Quote& quote);
+
+// The expression a key column is ordered and compared by. ENUM and SET order by their internal index
+// but compare with strings as text, so they are read through CAST(... AS CHAR) to keep both consistent.
+std::string key_expression(const mysql::Column& column);
+
+// (k1, k2, ...) > (v1, v2, ...), expanded to ORs so that every server uses the index range.
+std::string key_after(const std::vector<const mysql::Column*>& key, const std::vector<std::string>& values,
+                      const Quote& quote);
+
+// SELECT <fields> FROM <table> [WHERE key > last] ORDER BY key LIMIT n
+std::string select_chunk(const TablePlan& plan, const std::optional<std::vector<std::string>>& after,
+                         std::size_t limit, const Quote& quote);
+
+// SELECT <key> FROM <table> ORDER BY <key in MongoDB's order>: numbers and dates sort alike on both
+// sides; strings are compared by their UTF-8 bytes (MongoDB's simple collation), binary values by
+// length first, as MongoDB orders BinData.
+std::string select_keys_in_mongo_order(const TablePlan& plan);
+
+std::vector<const mysql::Column*> key_columns(const TablePlan& plan);
+
+}  // namespace m2m::sync

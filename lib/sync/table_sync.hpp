@@ -1,0 +1,42 @@
+// Copying one table: full sync (keyset pagination, upserts, delete reconciliation) or a staging copy
+// swapped in atomically for tables without a usable key.
+#pragma once
+
+#include "config/config.hpp"
+#include "mongo/client.hpp"
+#include "mongo/metadata.hpp"
+#include "mongo/writer.hpp"
+#include "mysql/connection.hpp"
+#include "sync/plan.hpp"
+#include "sync/report.hpp"
+#include "util/log.hpp"
+
+#include <atomic>
+#include <optional>
+
+namespace m2m::sync {
+
+struct TableContext {
+  mysql::Connection& mysql;
+  mongo::Client& mongo;
+  const std::string& db;              // MongoDB database
+  const config::Config& cfg;
+  const mongo::WriteConcern& wc;
+  mongo::MetadataStore& meta;
+  Logger& log;
+  bool force_deletes = false;
+  const std::atomic<int>* stop = nullptr;  // non-zero: a signal asked us to stop after the current batch
+};
+
+// Full sync of one table; never throws for data or server errors (they go into the report).
+TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optional<mongo::TableState>& prior);
+
+// Removes documents whose key no longer exists in MySQL: one ordered pass over both key streams.
+// Refuses (failure) to delete more than sync.max_delete_fraction of the collection unless forced.
+Expected<std::uint64_t> reconcile_deletes(TableContext& ctx, const TablePlan& plan);
+
+// Builds the document for one row (and the selector that matches it, if the table has a key).
+void build_document(const TablePlan& plan, bool key_as_id, MYSQL_ROW row, const unsigned long* lengths,
+                    bson_t* doc, bson_t* selector, convert::LossReport& loss);
+
+}  // namespace m2m::sync

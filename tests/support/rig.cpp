@@ -1,0 +1,299 @@
+#include "support/rig.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <mongoc/mongoc.h>
+#include <mysql.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <poll.h>
+#include <random>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace rig {
+
+const Servers& servers() {
+  static const Servers s = [] {
+    Servers out;
+    const std::string path = std::string(MYSQL2MONGO_RIG_DIR) + "/rig.env";
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot read " + path + ": is the rig running? (ctest starts it as a fixture)");
+    std::map<std::string, std::string> kv;
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto eq = line.find('=');
+      if (eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    out.mysql_host = kv["RIG_MYSQL_HOST"];
+    out.mysql_port = static_cast<unsigned>(std::stoul(kv["RIG_MYSQL_PORT"]));
+    out.mysql_socket = kv["RIG_MYSQL_SOCKET"];
+    out.mysql_user = kv["RIG_MYSQL_USER"];
+    out.mysql_password = kv["RIG_MYSQL_PASSWORD"];
+    out.tls_ca = kv["RIG_MYSQL_TLS_CA"];
+    out.tls_wrong_ca = kv["RIG_MYSQL_TLS_WRONG_CA"];
+    out.mongodb_url = kv["RIG_MONGODB_URL"];
+    return out;
+  }();
+  return s;
+}
+
+nlohmann::json Result::json() const {
+  INFO("stdout: " << out << "\nstderr: " << err);
+  try {
+    return nlohmann::json::parse(out);
+  } catch (const std::exception& e) {
+    FAIL("stdout is not one JSON document: " << e.what());
+  }
+  return {};
+}
+
+namespace {
+
+void read_into(int fd, std::string& sink, bool& open) {
+  char buf[65536];
+  const ssize_t n = ::read(fd, buf, sizeof buf);
+  if (n > 0) sink.append(buf, static_cast<size_t>(n));
+  else if (n == 0 || (errno != EINTR && errno != EAGAIN)) open = false;
+}
+
+}  // namespace
+
+Result run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+           std::chrono::seconds timeout) {
+  int out_pipe[2], err_pipe[2];
+  REQUIRE(pipe2(out_pipe, O_CLOEXEC) == 0);
+  REQUIRE(pipe2(err_pipe, O_CLOEXEC) == 0);
+  std::vector<std::string> argv_s{MYSQL2MONGO_BINARY};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<std::string> env_s;
+  for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
+  if (!env.count("PATH")) env_s.push_back("PATH=/usr/local/bin:/usr/bin:/bin");
+  if (!env.count("HOME")) env_s.push_back("HOME=/nonexistent");  // no ~/.my.cnf from the developer
+  std::vector<char*> argv, envp;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  const auto start = std::chrono::steady_clock::now();
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    setpgid(0, 0);
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  Result r;
+  bool out_open = true, err_open = true;
+  bool killed = false;
+  while (out_open || err_open) {
+    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+    const int n = poll(fds, 2, 200);
+    if (n > 0) {
+      if (out_open && (fds[0].revents & (POLLIN | POLLHUP))) read_into(out_pipe[0], r.out, out_open);
+      if (err_open && (fds[1].revents & (POLLIN | POLLHUP))) read_into(err_pipe[0], r.err, err_open);
+    }
+    if (!killed && std::chrono::steady_clock::now() - start > timeout) {
+      kill(-pid, SIGKILL);
+      killed = true;
+    }
+  }
+  close(out_pipe[0]);
+  close(err_pipe[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (killed) FAIL("mysql2mongo " << fmt::format("{}", fmt::join(args, " ")) << " timed out; stderr: " << r.err);
+  return r;
+}
+
+struct Scratch::Impl {
+  MYSQL* mysql = nullptr;
+  mongoc_client_t* mongo = nullptr;
+  ~Impl() {
+    if (mysql) mysql_close(mysql);
+    if (mongo) mongoc_client_destroy(mongo);
+  }
+};
+
+namespace {
+
+std::string unique_name(const std::string& tag) {
+  static std::atomic<int> counter{0};
+  std::random_device rd;
+  return fmt::format("m2m_{}_{}_{:x}", tag, ++counter, rd() & 0xffffff);
+}
+
+MYSQL* connect_admin(const char* database) {
+  const auto& s = servers();
+  MYSQL* m = mysql_init(nullptr);
+  mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  if (!mysql_real_connect(m, s.mysql_host.c_str(), s.mysql_user.c_str(), s.mysql_password.c_str(), database,
+                          s.mysql_port, nullptr, CLIENT_MULTI_STATEMENTS)) {
+    const std::string err = mysql_error(m);
+    mysql_close(m);
+    throw std::runtime_error("rig: cannot connect to MySQL: " + err);
+  }
+  return m;
+}
+
+void exec(MYSQL* m, const std::string& sql) {
+  if (mysql_real_query(m, sql.data(), sql.size()) != 0)
+    throw std::runtime_error(fmt::format("rig: SQL failed: {}: {}", mysql_error(m), sql.substr(0, 300)));
+  do {
+    if (MYSQL_RES* r = mysql_store_result(m)) mysql_free_result(r);
+    else if (mysql_errno(m)) throw std::runtime_error(fmt::format("rig: SQL failed: {}", mysql_error(m)));
+  } while (mysql_next_result(m) == 0);
+  if (mysql_errno(m)) throw std::runtime_error(fmt::format("rig: SQL failed: {}: {}", mysql_error(m), sql.substr(0, 300)));
+}
+
+nlohmann::json to_json(const bson_t* doc) {
+  size_t len = 0;
+  char* s = bson_as_canonical_extended_json(doc, &len);
+  auto j = nlohmann::json::parse(std::string(s, len));
+  bson_free(s);
+  return j;
+}
+
+bson_t* from_json(const std::string& json) {
+  bson_error_t error;
+  bson_t* b = bson_new_from_json(reinterpret_cast<const uint8_t*>(json.data()), static_cast<ssize_t>(json.size()), &error);
+  if (!b) throw std::runtime_error(std::string("rig: bad JSON: ") + error.message);
+  return b;
+}
+
+}  // namespace
+
+Scratch::Scratch(const std::string& tag) : name_(unique_name(tag)), impl_(std::make_unique<Impl>()) {
+  MYSQL* admin = connect_admin(nullptr);
+  exec(admin, fmt::format("CREATE DATABASE `{}` CHARACTER SET utf8mb4", name_));
+  mysql_close(admin);
+  impl_->mysql = connect_admin(name_.c_str());
+  exec(impl_->mysql, "SET time_zone = '+00:00'");
+  impl_->mongo = mongoc_client_new(servers().mongodb_url.c_str());
+  if (!impl_->mongo) throw std::runtime_error("rig: bad MongoDB URL " + servers().mongodb_url);
+}
+
+Scratch::~Scratch() {
+  try {
+    exec(impl_->mysql, fmt::format("DROP DATABASE IF EXISTS `{}`", name_));
+    mongoc_database_t* db = mongoc_client_get_database(impl_->mongo, name_.c_str());
+    mongoc_database_drop(db, nullptr);
+    mongoc_database_destroy(db);
+  } catch (...) {
+  }
+}
+
+std::map<std::string, std::string> Scratch::env() const {
+  const auto& s = servers();
+  return {{"MYSQL_HOST", s.mysql_host},
+          {"MYSQL_PORT", std::to_string(s.mysql_port)},
+          {"MYSQL_USER", s.mysql_user},
+          {"MYSQL_PASSWORD", s.mysql_password},
+          {"MYSQL_DATABASE", name_},
+          {"MONGODB_URL", s.mongodb_url},
+          {"MONGODB_DATABASE", name_}};
+}
+
+void Scratch::sql(const std::string& statements) { exec(impl_->mysql, statements); }
+
+std::vector<std::vector<std::string>> Scratch::query(const std::string& sql) {
+  MYSQL* m = impl_->mysql;
+  if (mysql_real_query(m, sql.data(), sql.size()) != 0)
+    throw std::runtime_error(fmt::format("rig: query failed: {}: {}", mysql_error(m), sql));
+  MYSQL_RES* r = mysql_store_result(m);
+  std::vector<std::vector<std::string>> out;
+  if (!r) return out;
+  const unsigned n = mysql_num_fields(r);
+  while (MYSQL_ROW row = mysql_fetch_row(r)) {
+    const unsigned long* len = mysql_fetch_lengths(r);
+    std::vector<std::string> cols;
+    for (unsigned i = 0; i < n; ++i) cols.push_back(row[i] ? std::string(row[i], len[i]) : "NULL");
+    out.push_back(std::move(cols));
+  }
+  mysql_free_result(r);
+  return out;
+}
+
+std::vector<nlohmann::json> Scratch::find(const std::string& collection, const std::string& filter_json,
+                                          const std::string& sort_json) {
+  mongoc_collection_t* coll = mongoc_client_get_collection(impl_->mongo, name_.c_str(), collection.c_str());
+  bson_t* filter = from_json(filter_json);
+  bson_t* opts = bson_new();
+  bson_t* sort = from_json(sort_json);
+  if (!bson_empty(sort)) BSON_APPEND_DOCUMENT(opts, "sort", sort);
+  mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(coll, filter, opts, nullptr);
+  std::vector<nlohmann::json> out;
+  const bson_t* doc;
+  while (mongoc_cursor_next(cursor, &doc)) out.push_back(to_json(doc));
+  bson_error_t error;
+  const bool failed = mongoc_cursor_error(cursor, &error);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(sort);
+  bson_destroy(opts);
+  bson_destroy(filter);
+  mongoc_collection_destroy(coll);
+  if (failed) throw std::runtime_error(std::string("rig: find failed: ") + error.message);
+  return out;
+}
+
+long long Scratch::count(const std::string& collection, const std::string& filter_json) {
+  mongoc_collection_t* coll = mongoc_client_get_collection(impl_->mongo, name_.c_str(), collection.c_str());
+  bson_t* filter = from_json(filter_json);
+  bson_error_t error;
+  const int64_t n = mongoc_collection_count_documents(coll, filter, nullptr, nullptr, nullptr, &error);
+  bson_destroy(filter);
+  mongoc_collection_destroy(coll);
+  if (n < 0) throw std::runtime_error(std::string("rig: count failed: ") + error.message);
+  return n;
+}
+
+std::vector<std::string> Scratch::collections() {
+  mongoc_database_t* db = mongoc_client_get_database(impl_->mongo, name_.c_str());
+  bson_error_t error;
+  char** names = mongoc_database_get_collection_names_with_opts(db, nullptr, &error);
+  std::vector<std::string> out;
+  if (names) {
+    for (char** n = names; *n; ++n) out.emplace_back(*n);
+    bson_strfreev(names);
+  }
+  mongoc_database_destroy(db);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+nlohmann::json Scratch::command(const std::string& command_json) {
+  bson_t* cmd = from_json(command_json);
+  bson_t reply;
+  bson_error_t error;
+  const bool ok = mongoc_client_command_simple(impl_->mongo, name_.c_str(), cmd, nullptr, &reply, &error);
+  auto j = to_json(&reply);
+  bson_destroy(&reply);
+  bson_destroy(cmd);
+  if (!ok) j["_error"] = error.message;
+  return j;
+}
+
+void load_sql_file(const std::string& database, const std::string& path) {
+  const auto& s = servers();
+  // The password goes through the environment, never argv.
+  const std::string cmd = fmt::format("MYSQL_PWD='{}' mariadb --protocol=TCP -h{} -P{} -u{} {} < '{}'", s.mysql_password,
+                                      s.mysql_host, s.mysql_port, s.mysql_user, database, path);
+  const int rc = std::system(cmd.c_str());
+  if (rc != 0) throw std::runtime_error("rig: loading " + path + " failed");
+}
+
+}  // namespace rig

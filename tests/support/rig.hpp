@@ -1,0 +1,78 @@
+// Access to the test rig (tests/support/rig.sh) from integration tests: the servers, a scratch database
+// per test, and running the mysql2mongo binary.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct _mongoc_client_t;
+
+namespace rig {
+
+struct Servers {
+  std::string mysql_host;
+  unsigned mysql_port = 0;
+  std::string mysql_socket;
+  std::string mysql_user;
+  std::string mysql_password;
+  std::string tls_ca;        // empty if the server has no TLS
+  std::string tls_wrong_ca;
+  std::string mongodb_url;
+};
+
+// Reads MYSQL2MONGO_RIG_DIR/rig.env (written by `rig.sh start`).
+const Servers& servers();
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+  double seconds = 0;
+  nlohmann::json json() const;  // parses `out`; fails the test if it is not JSON
+};
+
+// Runs the mysql2mongo binary with exactly `env` as its environment (plus PATH and HOME), no stdin.
+Result run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+           std::chrono::seconds timeout = std::chrono::seconds(300));
+
+// A scratch MySQL database and MongoDB database of the same unique name, dropped at the end.
+class Scratch {
+public:
+  explicit Scratch(const std::string& tag = "t");
+  ~Scratch();
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+
+  const std::string& name() const { return name_; }
+  // Environment for the tool: MYSQL_* for the rig's admin account, MONGODB_* for the endpoint.
+  std::map<std::string, std::string> env() const;
+
+  // Runs SQL statements (separated by ';' at line ends is NOT parsed: pass one statement per call, or
+  // several with multi-statements).
+  void sql(const std::string& statements);
+  // The rows of a query, each column as text ("NULL" for NULL).
+  std::vector<std::vector<std::string>> query(const std::string& sql);
+
+  // MongoDB: documents as canonical Extended JSON objects (types visible: {"$numberLong": ...}).
+  std::vector<nlohmann::json> find(const std::string& collection, const std::string& filter_json = "{}",
+                                   const std::string& sort_json = "{}");
+  long long count(const std::string& collection, const std::string& filter_json = "{}");
+  std::vector<std::string> collections();
+  // Runs a command on the scratch MongoDB database; returns the reply as canonical Extended JSON.
+  nlohmann::json command(const std::string& command_json);
+
+private:
+  std::string name_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Loads a .sql file through the mariadb client (handles DELIMITER, triggers, routines).
+void load_sql_file(const std::string& database, const std::string& path);
+
+}  // namespace rig

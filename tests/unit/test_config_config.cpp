@@ -1,0 +1,295 @@
+#include "config/config.hpp"
+#include "util/error.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+using namespace m2m;
+using config::Inputs;
+
+namespace {
+
+// A temporary directory removed at the end of the test.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/m2m-config-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string write(const std::string& name, const std::string& content) const {
+    const auto p = path / name;
+    std::ofstream(p) << content;
+    return p.string();
+  }
+};
+
+Inputs base(const TempDir& dir) {
+  Inputs in;
+  in.default_config_file = (dir.path / "absent.toml").string();
+  in.environment = {{"MYSQL_DATABASE", "shop"}};
+  return in;
+}
+
+// Runs load() and returns the error message (empty if it succeeded); checks the exit code is 78.
+std::string config_error(const Inputs& in) {
+  try {
+    config::load(in);
+  } catch (const Error& e) {
+    CHECK(e.code() == Exit::config);
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("defaults apply when nothing is set") {
+  TempDir dir;
+  const auto cfg = config::load(base(dir));
+  CHECK(cfg.mysql.database == "shop");
+  CHECK(cfg.mysql.host.empty());
+  CHECK(cfg.mysql.port == 0);
+  CHECK(cfg.mongodb.url == "mongodb://localhost:27017");
+  CHECK(cfg.mongo_database() == "shop");
+  CHECK(cfg.sync.batch_size == 1000);
+  CHECK(cfg.sync.enabled);
+  CHECK(cfg.sync.tables.empty());
+  CHECK(cfg.sync.interval == std::chrono::seconds(300));
+  CHECK(cfg.mysql.connect_timeout == std::chrono::seconds(10));
+  CHECK_FALSE(cfg.mysql.has_password);
+}
+
+TEST_CASE("precedence: flags > environment > .env > TOML > defaults, for every source") {
+  TempDir dir;
+  Inputs in = base(dir);
+  in.config_file = dir.write("c.toml", "[mysql]\nhost = \"toml-host\"\nport = 1001\nuser = \"toml-user\"\n"
+                                       "[mongodb]\ndatabase = \"toml-db\"\n[sync]\nbatch_size = 11\n");
+  SECTION("TOML over defaults") {
+    const auto cfg = config::load(in);
+    CHECK(cfg.mysql.host == "toml-host");
+    CHECK(cfg.mysql.port == 1001);
+    CHECK(cfg.mongodb.database == "toml-db");
+    CHECK(cfg.sync.batch_size == 11);
+    CHECK(cfg.origin.at("mysql.host") == in.config_file.value() + ":2");
+  }
+  in.env_file = dir.write("x.env", "# comment\nMYSQL_HOST=dotenv-host\nexport MYSQL_PORT=1002\n"
+                                   "MONGODB_DATABASE='dotenv-db'\nSYNC_BATCH_SIZE=\"12\" \n");
+  SECTION(".env over TOML") {
+    const auto cfg = config::load(in);
+    CHECK(cfg.mysql.host == "dotenv-host");
+    CHECK(cfg.mysql.port == 1002);
+    CHECK(cfg.mysql.user == "toml-user");
+    CHECK(cfg.mongodb.database == "dotenv-db");
+    CHECK(cfg.sync.batch_size == 12);
+    CHECK(cfg.origin.at("mysql.host") == in.env_file.value() + ":2 (MYSQL_HOST)");
+  }
+  in.environment["MYSQL_HOST"] = "env-host";
+  in.environment["SYNC_BATCH_SIZE"] = "13";
+  SECTION("environment over .env") {
+    const auto cfg = config::load(in);
+    CHECK(cfg.mysql.host == "env-host");
+    CHECK(cfg.mysql.port == 1002);
+    CHECK(cfg.sync.batch_size == 13);
+    CHECK(cfg.origin.at("mysql.host") == "MYSQL_HOST (environment)");
+  }
+  in.flags["mysql.host"] = "flag-host";
+  in.flags["sync.batch_size"] = "14";
+  SECTION("flags over environment") {
+    const auto cfg = config::load(in);
+    CHECK(cfg.mysql.host == "flag-host");
+    CHECK(cfg.sync.batch_size == 14);
+    CHECK(cfg.mysql.port == 1002);
+    CHECK(cfg.mysql.user == "toml-user");
+    CHECK(cfg.origin.at("mysql.host") == "--mysql-host");
+  }
+}
+
+TEST_CASE("the seed's environment variables are honoured exactly") {
+  TempDir dir;
+  Inputs in = base(dir);
+  in.environment = {{"MYSQL_HOST", "db.example"}, {"MYSQL_PORT", "3307"}, {"MYSQL_USER", "sync"},
+                    {"MYSQL_PASSWORD", "s3cret"}, {"MYSQL_DATABASE", "ecommerce"},
+                    {"MONGODB_URL", "mongodb://mongo.example:27018"}, {"MONGODB_DATABASE", "ecominsight"},
+                    {"SYNC_INTERVAL", "600"}, {"SYNC_BATCH_SIZE", "5000"}, {"SYNC_ENABLED", "false"},
+                    {"SYNC_TABLES", "orders, products,customers"}};
+  const auto cfg = config::load(in);
+  CHECK(cfg.mysql.host == "db.example");
+  CHECK(cfg.mysql.port == 3307);
+  CHECK(cfg.mysql.user == "sync");
+  CHECK(cfg.mysql.password == "s3cret");
+  CHECK(cfg.mysql.has_password);
+  CHECK(cfg.mysql.database == "ecommerce");
+  CHECK(cfg.mongodb.url == "mongodb://mongo.example:27018");
+  CHECK(cfg.mongo_database() == "ecominsight");
+  CHECK(cfg.sync.interval == std::chrono::seconds(600));
+  CHECK(cfg.sync.batch_size == 5000);
+  CHECK_FALSE(cfg.sync.enabled);
+  CHECK(cfg.sync.tables == std::vector<std::string>{"orders", "products", "customers"});
+  in.environment["SYNC_TABLES"] = "all";
+  CHECK(config::load(in).sync.tables.empty());
+}
+
+TEST_CASE("password sources") {
+  TempDir dir;
+  Inputs in = base(dir);
+  const auto pwfile = dir.write("pw", "from-file\n");
+  SECTION("MYSQL_PASSWORD_FILE, trailing newline stripped") {
+    in.environment["MYSQL_PASSWORD_FILE"] = pwfile;
+    CHECK(config::load(in).mysql.password == "from-file");
+  }
+  SECTION("password_file in TOML") {
+    in.config_file = dir.write("c.toml", "[mysql]\npassword_file = \"" + pwfile + "\"\n");
+    CHECK(config::load(in).mysql.password == "from-file");
+  }
+  SECTION("environment password beats a TOML password_file") {
+    in.config_file = dir.write("c.toml", "[mysql]\npassword_file = \"" + pwfile + "\"\n");
+    in.environment["MYSQL_PASSWORD"] = "from-env";
+    CHECK(config::load(in).mysql.password == "from-env");
+  }
+  SECTION("systemd credentials directory") {
+    dir.write("mysql_password", "from-credential");
+    in.environment["CREDENTIALS_DIRECTORY"] = dir.path.string();
+    CHECK(config::load(in).mysql.password == "from-credential");
+  }
+  SECTION("both at the same level is ambiguous") {
+    in.environment["MYSQL_PASSWORD"] = "a";
+    in.environment["MYSQL_PASSWORD_FILE"] = pwfile;
+    CHECK(config_error(in) == "both MYSQL_PASSWORD (environment) and MYSQL_PASSWORD_FILE (environment) are set; "
+                              "keep only one");
+  }
+  SECTION("unreadable password file names the file, never a secret") {
+    in.environment["MYSQL_PASSWORD_FILE"] = (dir.path / "missing").string();
+    const auto msg = config_error(in);
+    CHECK(msg.find("MYSQL_PASSWORD_FILE (environment): cannot read " + (dir.path / "missing").string()) == 0);
+  }
+  SECTION("a password in the TOML file is refused") {
+    in.config_file = dir.write("c.toml", "[mysql]\npassword = \"x\"\n");
+    CHECK(config_error(in) == in.config_file.value() + ":2: mysql.password is not accepted in a config file; use "
+                              "mysql.password_file, MYSQL_PASSWORD or a systemd credential");
+  }
+}
+
+TEST_CASE("bad configuration values: one line naming the key, where it came from, and the fix") {
+  TempDir dir;
+  Inputs in = base(dir);
+  SECTION("unknown TOML key with its line") {
+    in.config_file = dir.write("c.toml", "[mysql]\nhost = \"h\"\nhots = \"x\"\n");
+    CHECK(config_error(in) == in.config_file.value() +
+                                  ":3: unknown key 'mysql.hots'; see mysql2mongo.toml(5) for the valid keys");
+  }
+  SECTION("unknown section") {
+    in.config_file = dir.write("c.toml", "[mysqll]\nhost = \"h\"\n");
+    CHECK(config_error(in).find(":1: unknown key 'mysqll'; valid sections are") != std::string::npos);
+  }
+  SECTION("wrong type") {
+    in.config_file = dir.write("c.toml", "[mysql]\nport = \"3306\"\n");
+    CHECK(config_error(in) == in.config_file.value() + ":2: mysql.port must be an integer, not a string");
+  }
+  SECTION("out of range") {
+    in.config_file = dir.write("c.toml", "[sync]\nbatch_size = 0\n");
+    CHECK(config_error(in) ==
+          in.config_file.value() + ":2: 0 is out of range for sync.batch_size; use a value from 1 to 100000");
+    in.config_file.reset();
+    in.environment["MYSQL_PORT"] = "70000";
+    CHECK(config_error(in) ==
+          "MYSQL_PORT (environment): 70000 is out of range for mysql.port; use a value from 1 to 65535");
+  }
+  SECTION("not a number") {
+    in.environment["SYNC_BATCH_SIZE"] = "lots";
+    CHECK(config_error(in) == "SYNC_BATCH_SIZE (environment): 'lots' is not a whole number; sync.batch_size "
+                              "expects an integer from 1 to 100000");
+  }
+  SECTION("bad boolean and duration") {
+    in.environment["SYNC_ENABLED"] = "maybe";
+    CHECK(config_error(in) == "SYNC_ENABLED (environment): 'maybe' is not a boolean; use true or false");
+    in.environment.erase("SYNC_ENABLED");
+    in.environment["SYNC_INTERVAL"] = "5 minutes";
+    CHECK(config_error(in) == "SYNC_INTERVAL (environment): '5 minutes' is not a duration; use e.g. 30s, 5m, 1h "
+                              "or a number of seconds");
+  }
+  SECTION("bad choice") {
+    in.flags["mysql.ssl_mode"] = "strict";
+    CHECK(config_error(in) == "--mysql-ssl-mode: 'strict' is not a valid mysql.ssl_mode; use one of: disabled, "
+                              "preferred, required, verify_ca, verify_identity");
+  }
+  SECTION("malformed MongoDB URL is redacted") {
+    in.environment["MONGODB_URL"] = "mongodb://user:hunter2@";
+    const auto msg = config_error(in);
+    CHECK(msg.find("MONGODB_URL (environment): invalid MongoDB URL mongodb://user:***@") == 0);
+    CHECK(msg.find("hunter2") == std::string::npos);
+    in.environment["MONGODB_URL"] = "http://localhost";
+    CHECK(config_error(in).find("invalid MongoDB URL http://localhost") != std::string::npos);
+  }
+  SECTION("TOML syntax error with line and column") {
+    in.config_file = dir.write("c.toml", "[mysql]\nhost = \n");
+    CHECK(config_error(in).find(in.config_file.value() + ":2:") == 0);
+  }
+  SECTION("missing config file") {
+    in.config_file = (dir.path / "nope.toml").string();
+    CHECK(config_error(in) == "--config " + in.config_file.value() + ": no such file; check the path");
+  }
+  SECTION("missing .env file") {
+    in.env_file = (dir.path / "nope.env").string();
+    CHECK(config_error(in).find("--env-file " + in.env_file.value() + ": cannot read it") == 0);
+  }
+  SECTION("malformed .env line") {
+    in.env_file = dir.write("x.env", "MYSQL_HOST=h\nthis is not a setting\n");
+    CHECK(config_error(in) == in.env_file.value() + ":2: expected KEY=VALUE; fix or remove the line");
+  }
+  SECTION("no database") {
+    in.environment.clear();
+    CHECK(config_error(in).find("no MySQL database configured; set MYSQL_DATABASE") == 0);
+  }
+  SECTION("verify mode without a CA") {
+    in.environment["MYSQL_SSL_MODE"] = "verify_identity";
+    CHECK(config_error(in) == "MYSQL_SSL_MODE (environment): ssl_mode verify_identity needs a CA to verify against; "
+                              "set mysql.ssl_ca (or MYSQL_SSL_CA)");
+  }
+  SECTION("CA file that does not exist") {
+    in.environment["MYSQL_SSL_CA"] = "/nonexistent/ca.pem";
+    CHECK(config_error(in) == "MYSQL_SSL_CA (environment): /nonexistent/ca.pem does not exist; check the path");
+  }
+  SECTION("unknown per-table key") {
+    in.config_file = dir.write("c.toml", "[tables.orders]\nchange_colum = \"x\"\n");
+    CHECK(config_error(in).find(":2: unknown key tables.orders.change_colum; valid keys are") != std::string::npos);
+  }
+  SECTION("a bad MongoDB database name") {
+    in.environment["MONGODB_DATABASE"] = "my.db";
+    CHECK(config_error(in).find("MONGODB_DATABASE (environment): MongoDB database name 'my.db' contains '.'") == 0);
+  }
+  SECTION("delete fraction above 1") {
+    in.config_file = dir.write("c.toml", "[sync]\nmax_delete_fraction = 1.5\n");
+    CHECK(config_error(in).find(":2: 1.5 is out of range for sync.max_delete_fraction") != std::string::npos);
+  }
+}
+
+TEST_CASE("per-table settings are read from [tables.<name>]") {
+  TempDir dir;
+  Inputs in = base(dir);
+  in.config_file = dir.write("c.toml", "[tables.\"order items\"]\ncollection = \"items\"\nchange_column = \"changed\"\n"
+                                       "key_columns = [\"a\", \"b\"]\nexclude_columns = [\"secret\"]\n"
+                                       "types = { price = \"string\" }\n");
+  const auto cfg = config::load(in);
+  const auto& t = cfg.tables.at("order items");
+  CHECK(t.collection == "items");
+  CHECK(t.change_column == "changed");
+  CHECK(t.key_columns == std::vector<std::string>{"a", "b"});
+  CHECK(t.exclude_columns == std::vector<std::string>{"secret"});
+  CHECK(t.types.at("price") == "string");
+}
+
+TEST_CASE("durations accept units and bare seconds in TOML") {
+  TempDir dir;
+  Inputs in = base(dir);
+  in.config_file = dir.write("c.toml", "[mysql]\nconnect_timeout = \"2s\"\n[mongodb]\nconnect_timeout = 3\n"
+                                       "[sync]\ninterval = \"1h30m\"\n");
+  const auto cfg = config::load(in);
+  CHECK(cfg.mysql.connect_timeout == std::chrono::seconds(2));
+  CHECK(cfg.mongodb.connect_timeout == std::chrono::seconds(3));
+  CHECK(cfg.sync.interval == std::chrono::minutes(90));
+}
