@@ -69,11 +69,13 @@ std::string field_name_for(std::string_view column);
 
 // Plans every column of a table (in column order), applying options and overrides. Fails with
 // Exit::config when an override names an unknown column or type, or a type the column cannot take.
+// Renamed columns are appended to *renames (may be null); nothing is appended on failure.
 Expected<std::vector<FieldPlan>> plan_fields(const mysql::Table& table, const TypeOptions& options,
                                              const Overrides& overrides, std::vector<Rename>* renames);
 
-// Lossy conversions, counted per column and reason ("fractional seconds beyond milliseconds",
-// "decimal wider than 34 digits kept as string", "zero date stored as null", ...).
+// Lossy conversions, counted per column and reason ("fractional seconds beyond milliseconds truncated",
+// "decimal wider than 34 digits stored as string", "zero date stored as null", ...; the full list is in
+// convert/detail.hpp).
 class LossReport {
 public:
   void add(const std::string& column, const std::string& reason, std::uint64_t n = 1);
