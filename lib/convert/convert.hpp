@@ -63,8 +63,9 @@ struct Rename {
 using Overrides = std::map<std::string, std::string>;
 
 // The field-name rule, applied in this order: NUL bytes are removed, '.' becomes '_', a leading '$'
-// becomes '_'; then, while the result is "_id", empty, or already taken by an earlier column, '_' is
-// appended. (field_name_for alone knows no other columns; plan_fields applies the "taken" part.)
+// becomes '_'; then, while the result is "_id" or empty, '_' is appended. A column whose name needs no
+// change keeps it; a renamed column whose new name is taken (by such a column or an earlier renamed one)
+// gets further '_' appended. (field_name_for alone knows no other columns; plan_fields does the rest.)
 std::string field_name_for(std::string_view column);
 
 // Plans every column of a table (in column order), applying options and overrides. Fails with

@@ -181,13 +181,19 @@ Expected<std::vector<FieldPlan>> plan_fields(const mysql::Table& table, const Ty
 
   std::vector<FieldPlan> plans;
   plans.reserve(table.columns.size());
+  // Columns MongoDB can store as they are keep their names whatever else the table holds; only renamed
+  // columns step aside (by appending '_') when their new name is taken.
   std::set<std::string> taken;
+  for (const auto& column : table.columns)
+    if (field_name_for(column.name) == column.name) taken.insert(column.name);
   for (const auto& column : table.columns) {
     FieldPlan plan;
     plan.column = column.name;
     plan.field = field_name_for(column.name);
-    while (taken.count(plan.field)) plan.field.push_back('_');
-    taken.insert(plan.field);
+    if (plan.field != plan.column) {
+      while (taken.count(plan.field)) plan.field.push_back('_');
+      taken.insert(plan.field);
+    }
 
     const auto it = chosen.find(&column);
     plan.kind = it == chosen.end() ? auto_kind(column, options) : override_kind(column, it->second, options);

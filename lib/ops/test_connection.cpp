@@ -24,6 +24,8 @@ TestConnectionResult test_connection(const config::Config& cfg, Logger& log) {
     r.mysql_tls_cipher = conn->tls_cipher();
     if (auto names = mysql::list_tables(*conn, cfg.mysql.database)) {
       for (auto& t : *names) (t.is_view ? r.views : r.tables).push_back(t.name);
+      log.info("{}: connected (server {}), database {} has {} tables", conn->description(), r.mysql_version,
+               r.database, r.tables.size());
     } else {
       r.mysql_error = names.failure();
     }
@@ -41,6 +43,7 @@ TestConnectionResult test_connection(const config::Config& cfg, Logger& log) {
   if (auto v = mongo::server_version(client, (*pool)->where())) {
     r.mongodb_reachable = true;
     r.mongodb_version = *v;
+    log.info("{}: reachable (server {})", (*pool)->where(), r.mongodb_version);
   } else {
     r.mongodb_error = v.failure();
   }

@@ -231,7 +231,7 @@ TEST_CASE("the password can come from a file and from --env-file", "[test-connec
   std::system((std::string("rm -rf ") + dir).c_str());
 }
 
-TEST_CASE("--log-file records the run; -q silences warnings", "[test-connection]") {
+TEST_CASE("log file: the run is recorded, and an unwritable log file is a config error", "[test-connection]") {
   rig::Scratch db;
   char dir[] = "/tmp/m2m-log-XXXXXX";
   REQUIRE(mkdtemp(dir));

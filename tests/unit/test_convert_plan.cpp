@@ -63,17 +63,16 @@ TEST_CASE("field_name_for applies the documented rule", "[convert][plan]") {
   CHECK(field_name_for("\xC3\xA9t\xC3\xA9") == "\xC3\xA9t\xC3\xA9");
 }
 
-TEST_CASE("plan_fields resolves collisions in column order and reports renames", "[convert][plan]") {
+TEST_CASE("plan_fields keeps storable names and moves renamed columns aside", "[convert][plan]") {
   SECTION("a.b then a_b") {
     std::vector<Rename> renames;
     auto plans = plan_fields(table_of({column("a.b", "int"), column("a_b", "int")}), {}, {}, &renames);
     REQUIRE(plans.ok());
-    CHECK(fields_of(*plans) == std::vector<std::string>{"a_b", "a_b_"});
-    REQUIRE(renames.size() == 2);
+    // a_b is storable as it is and keeps its name; only a.b is renamed.
+    CHECK(fields_of(*plans) == std::vector<std::string>{"a_b_", "a_b"});
+    REQUIRE(renames.size() == 1);
     CHECK(renames[0].column == "a.b");
-    CHECK(renames[0].field == "a_b");
-    CHECK(renames[1].column == "a_b");
-    CHECK(renames[1].field == "a_b_");
+    CHECK(renames[0].field == "a_b_");
   }
   SECTION("a_b then a.b") {
     std::vector<Rename> renames;
@@ -89,15 +88,15 @@ TEST_CASE("plan_fields resolves collisions in column order and reports renames",
     auto plans = plan_fields(table_of({column("_id", "int"), column("_id_", "int"), column("$id", "int")}), {},
                              {}, &renames);
     REQUIRE(plans.ok());
-    CHECK(fields_of(*plans) == std::vector<std::string>{"_id_", "_id__", "_id___"});
-    CHECK(renames.size() == 3);
+    CHECK(fields_of(*plans) == std::vector<std::string>{"_id__", "_id_", "_id___"});
+    CHECK(renames.size() == 2);
   }
   SECTION("three columns mapping to one name") {
     auto plans = plan_fields(table_of({column("x.y", "int"), column("$x.y", "int"), column("x_y", "int"),
                                        column("_x_y", "int")}),
                              {}, {}, nullptr);
     REQUIRE(plans.ok());
-    CHECK(fields_of(*plans) == std::vector<std::string>{"x_y", "_x_y", "x_y_", "_x_y_"});
+    CHECK(fields_of(*plans) == std::vector<std::string>{"x_y_", "_x_y_", "x_y", "_x_y"});
   }
   SECTION("names that need nothing are not reported") {
     std::vector<Rename> renames;
