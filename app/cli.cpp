@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <unistd.h>
@@ -14,6 +15,29 @@
 namespace m2m::app {
 
 namespace {
+
+// The one piece of process-wide state: a signal handler can reach nothing else. The library sees it only
+// as the stop flag it is handed.
+std::atomic<int> g_stop{0};
+
+extern "C" void on_stop_signal(int signo) {
+  if (g_stop.load() != 0) {
+    // A second signal: the operator insists. Die the default way, now.
+    std::signal(signo, SIG_DFL);
+    std::raise(signo);
+    return;
+  }
+  g_stop.store(signo);
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
 
 constexpr const char* kPasswordRefusal =
     "passwords are not accepted as command-line values (they show in ps and shell history); set "
@@ -108,7 +132,7 @@ int run(int argc, char** argv) {
   Action action;
   add_test_connection(app, action);
   add_tables(app, action);
-  add_sync(app, action, nullptr);
+  add_sync(app, action, &g_stop);
 
   try {
     app.parse(argc, argv);
@@ -149,7 +173,13 @@ int run(int argc, char** argv) {
     Logger log(lo);
     mongoc.set_logger(&log);
     Context ctx{cfg, log, g.json};
-    const int code = action(ctx);
+    install_signal_handlers();
+    int code = action(ctx);
+    // Stopped by a signal after saving progress: the conventional 128+signal codes.
+    if (const int sig = g_stop.load(); sig == SIGINT || sig == SIGTERM) {
+      log.warn("stopped by {} after saving progress", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      code = 128 + sig;
+    }
     mongoc.set_logger(&bootstrap_log);
     return code;
   } catch (const Error& e) {

@@ -25,7 +25,7 @@ using Action = std::function<int(Context&)>;
 // Each subcommand file registers its CLI11 subcommand and sets `action` when it is chosen.
 void add_test_connection(CLI::App& app, Action& action);
 void add_tables(CLI::App& app, Action& action);
-void add_sync(CLI::App& app, Action& action, const std::atomic<int>* stop);
+void add_sync(CLI::App& app, Action& action, std::atomic<int>* stop);
 
 // Prints a JSON document on stdout (the --json API).
 void print_json(const std::string& dumped);

@@ -1,4 +1,5 @@
 #include "cli.hpp"
+#include "mongo/lease.hpp"
 #include "ops/sync_run.hpp"
 #include "util/text.hpp"
 
@@ -16,6 +17,8 @@ struct SyncFlags {
   std::string exclude;
   bool dry_run = false;
   bool force_deletes = false;
+  bool reconcile = false;
+  std::optional<std::string> wait;
 };
 
 void print_plan_text(const std::vector<sync::TablePlan>& plan) {
@@ -58,7 +61,7 @@ void add_tables(CLI::App& app, Action& action) {
   });
 }
 
-void add_sync(CLI::App& app, Action& action, const std::atomic<int>* stop) {
+void add_sync(CLI::App& app, Action& action, std::atomic<int>* stop) {
   auto* cmd = app.add_subcommand("sync", "copy rows from MySQL to MongoDB (incremental by default)");
   auto flags = std::make_shared<SyncFlags>();
   auto* full = cmd->add_flag("--full", flags->full, "copy every row of every table");
@@ -69,6 +72,12 @@ void add_sync(CLI::App& app, Action& action, const std::atomic<int>* stop) {
   cmd->add_flag("--dry-run", flags->dry_run, "print the plan and write nothing");
   cmd->add_flag("--force-deletes", flags->force_deletes,
                 "delete even when more than sync.max_delete_fraction of a collection would go");
+  cmd->add_flag("--reconcile", flags->reconcile,
+                "also remove documents whose rows were deleted (incremental runs do it every sync.reconcile_every runs)");
+  cmd->add_option("--wait", flags->wait, "if another run holds the lock, wait for it (up to DUR, e.g. 10m; no value: "
+                                         "as long as it takes)")
+      ->expected(0, 1)
+      ->type_name("[=DUR]");
   cmd->callback([&action, flags, stop] {
     action = [flags, stop](Context& ctx) {
       if (!ctx.cfg.sync.enabled) {
@@ -90,7 +99,19 @@ void add_sync(CLI::App& app, Action& action, const std::atomic<int>* stop) {
       o.dry_run = flags->dry_run;
       o.force_deletes = flags->force_deletes;
       o.stop = stop;
+      o.reconcile = flags->reconcile;
+      if (flags->wait) {
+        if (flags->wait->empty()) {
+          o.wait = std::chrono::milliseconds::max();
+        } else if (auto d = parse_duration(*flags->wait)) {
+          o.wait = *d;
+        } else {
+          throw Error(Exit::usage, fmt::format("--wait {}: not a duration; use e.g. 30s, 10m or 1h", *flags->wait));
+        }
+      }
       const auto outcome = ops::run_sync(ctx.cfg, o, ctx.log);
+      if (stop->load() == mongo::kLeaseLost)
+        throw Error(Exit::tempfail, "the run lock was taken over by another run while this one was working; it stopped");
       const auto& r = outcome.report;
       if (o.dry_run) {
         if (ctx.json) {

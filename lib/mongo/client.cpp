@@ -53,7 +53,18 @@ bool is_transient(const bson_error_t& e) {
   return false;
 }
 
+namespace {
+Failure classify_error(const bson_error_t& e, std::string_view where, std::string_view doing);
+}
+
 Failure classify(const bson_error_t& e, std::string_view where, std::string_view doing) {
+  Failure f = classify_error(e, where, doing);
+  f.transient = is_transient(e);
+  return f;
+}
+
+namespace {
+Failure classify_error(const bson_error_t& e, std::string_view where, std::string_view doing) {
   const std::string msg = redact_uri(e.message);
   if (e.domain == MONGOC_ERROR_CLIENT && e.code == MONGOC_ERROR_CLIENT_AUTHENTICATE)
     return {Exit::noperm, fmt::format("{}: authentication failed ({}); check the user and password in MONGODB_URL", where, msg)};
@@ -65,6 +76,7 @@ Failure classify(const bson_error_t& e, std::string_view where, std::string_view
   return {is_transient(e) ? Exit::tempfail : Exit::unavailable,
           fmt::format("{}: {} ({}, error {}.{})", where, msg, doing, e.domain, e.code)};
 }
+}  // namespace
 
 Client::~Client() {
   if (client_) mongoc_client_pool_push(pool_, client_);

@@ -79,6 +79,8 @@ Bson to_bson(const TableState& s) {
   BSON_APPEND_INT64(d, "runs_since_reconcile", s.runs_since_reconcile);
   if (s.checkpoint) append_string_array(d, "checkpoint", *s.checkpoint);
   else BSON_APPEND_NULL(d, "checkpoint");
+  if (s.pending_mark) append_string_array(d, "pending_mark", *s.pending_mark);
+  else BSON_APPEND_NULL(d, "pending_mark");
   return b;
 }
 
@@ -89,8 +91,10 @@ TableState from_bson(const bson_t* doc) {
   while (bson_iter_next(&it)) {
     const std::string_view key = bson_iter_key(&it);
     auto str = [&]() {
+      if (!BSON_ITER_HOLDS_UTF8(&it)) return std::string();
       uint32_t len = 0;
-      return BSON_ITER_HOLDS_UTF8(&it) ? std::string(bson_iter_utf8(&it, &len), len) : std::string();
+      const char* data = bson_iter_utf8(&it, &len);  // sets len: read it only afterwards
+      return std::string(data, len);
     };
     if (key == "table_name") s.table_name = str();
     else if (key == "sync_type") s.sync_type = str();
@@ -111,6 +115,7 @@ TableState from_bson(const bson_t* doc) {
     else if (key == "high_water_mark" && BSON_ITER_HOLDS_ARRAY(&it)) s.high_water_mark = read_string_array(&it);
     else if (key == "runs_since_reconcile") s.runs_since_reconcile = bson_iter_as_int64(&it);
     else if (key == "checkpoint" && BSON_ITER_HOLDS_ARRAY(&it)) s.checkpoint = read_string_array(&it);
+    else if (key == "pending_mark" && BSON_ITER_HOLDS_ARRAY(&it)) s.pending_mark = read_string_array(&it);
     else if (key == "lossy" && BSON_ITER_HOLDS_DOCUMENT(&it)) {
       bson_iter_t cols;
       bson_iter_recurse(&it, &cols);
@@ -188,14 +193,15 @@ Status MetadataStore::save(const TableState& state) {
   return success();
 }
 
-Status MetadataStore::save_checkpoint(const std::string& table, const std::optional<std::vector<std::string>>& key) {
+Status MetadataStore::save_field(const std::string& table, const char* field,
+                                 const std::optional<std::vector<std::string>>& key) {
   mongoc_collection_t* coll = mongoc_client_get_collection(client_.get(), db_.c_str(), kMetadataCollection);
   bson_t selector = BSON_INITIALIZER;
   BSON_APPEND_UTF8(&selector, "table_name", table.c_str());
   bson_t update = BSON_INITIALIZER, set;
   BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-  if (key) append_string_array(&set, "checkpoint", *key);
-  else BSON_APPEND_NULL(&set, "checkpoint");
+  if (key) append_string_array(&set, field, *key);
+  else BSON_APPEND_NULL(&set, field);
   bson_append_document_end(&update, &set);
   bson_t opts = BSON_INITIALIZER;
   BSON_APPEND_BOOL(&opts, "upsert", true);
@@ -205,7 +211,7 @@ Status MetadataStore::save_checkpoint(const std::string& table, const std::optio
   bson_destroy(&update);
   bson_destroy(&selector);
   mongoc_collection_destroy(coll);
-  if (!ok) return classify(error, where_, "writing a checkpoint");
+  if (!ok) return classify(error, where_, fmt::format("writing {}", field));
   return success();
 }
 

@@ -38,8 +38,10 @@ struct TableState {
   // and the number of incremental runs since the last delete reconciliation.
   std::optional<std::vector<std::string>> high_water_mark;
   std::int64_t runs_since_reconcile = 0;
-  // A full sync in progress: the last acknowledged key (source text values).
+  // A full sync in progress: the last acknowledged key (source text values), and the change column's
+  // maximum read when that full sync started (the mark it leaves behind; [] for an empty table).
   std::optional<std::vector<std::string>> checkpoint;
+  std::optional<std::vector<std::string>> pending_mark;
 };
 
 class MetadataStore {
@@ -49,8 +51,9 @@ public:
   Expected<std::optional<TableState>> load(const std::string& table);
   Expected<std::vector<TableState>> load_all();
   Status save(const TableState& state);
-  // Writes only the checkpoint field (after each acknowledged batch of a full sync).
-  Status save_checkpoint(const std::string& table, const std::optional<std::vector<std::string>>& key);
+  // Writes one field only: "checkpoint" after each acknowledged batch of a full sync, "high_water_mark"
+  // after each acknowledged batch of an incremental one, "pending_mark" when a full sync starts.
+  Status save_field(const std::string& table, const char* field, const std::optional<std::vector<std::string>>& value);
 
 private:
   Client& client_;

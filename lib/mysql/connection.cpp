@@ -29,7 +29,7 @@ std::string quote_identifier(std::string_view name) {
 namespace {
 
 // Maps a client error number to an exit code and a hint that tells the operator what to fix.
-Failure classify(unsigned err, const std::string& where, std::string_view doing, const std::string& message) {
+Failure classify_code(unsigned err, const std::string& where, std::string_view doing, const std::string& message) {
   switch (err) {
     case ER_ACCESS_DENIED_ERROR:
     case 1698:  // ER_ACCESS_DENIED_NO_PASSWORD_ERROR
@@ -57,6 +57,12 @@ Failure classify(unsigned err, const std::string& where, std::string_view doing,
   }
   if (is_retryable(err)) return {Exit::tempfail, fmt::format("{}: {} ({}); retry later", where, message, doing)};
   return {Exit::unavailable, fmt::format("{}: error {}: {} ({})", where, err, message, doing)};
+}
+
+Failure classify(unsigned err, const std::string& where, std::string_view doing, const std::string& message) {
+  Failure f = classify_code(err, where, doing, message);
+  f.transient = is_retryable(err);
+  return f;
 }
 
 }  // namespace

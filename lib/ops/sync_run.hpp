@@ -1,4 +1,4 @@
-// `sync` and `tables`: connect, plan, copy each table, record the outcome.
+// `sync` and `tables`: connect, plan, take the run lock, copy each table, record the outcome.
 #pragma once
 
 #include "config/config.hpp"
@@ -7,6 +7,8 @@
 #include "util/log.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <optional>
 
 namespace m2m::ops {
 
@@ -17,7 +19,10 @@ struct SyncOptions {
   sync::Selection selection;
   bool dry_run = false;
   bool force_deletes = false;
-  const std::atomic<int>* stop = nullptr;
+  bool reconcile = false;                         // reconcile deletes in this incremental run
+  std::optional<std::chrono::milliseconds> wait;  // wait for the run lock (max(): forever)
+  // Set by the signal handler (signal number) or by a lost lease (-1): stop after the current batch.
+  std::atomic<int>* stop = nullptr;
 };
 
 struct SyncOutcome {
@@ -25,11 +30,28 @@ struct SyncOutcome {
   std::vector<sync::TablePlan> plan;  // for --dry-run
 };
 
-// Throws Error for what stops the whole run (a server unreachable, access denied, bad selection);
-// table-level failures are in the report.
+// Throws Error for what stops the whole run (a server unreachable, access denied, bad selection, the lock
+// held elsewhere); table-level failures are in the report.
 SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logger& log);
 
 // The plan alone (for `tables`).
 std::vector<sync::TablePlan> plan_tables(const config::Config& cfg, const sync::Selection& selection, Logger& log);
+
+// What decide() needs of the stored state.
+struct TableStateView {
+  bool ever_succeeded = false;
+  bool has_checkpoint = false;
+  bool has_mark = false;
+  std::string fingerprint;
+};
+
+// Which sync a table gets in an incremental run, and why (pure; unit-tested).
+struct Decision {
+  bool incremental = false;
+  std::string reason;
+  bool warn = false;  // the reason deserves a warning (fallback to full)
+};
+Decision decide(const sync::TablePlan& plan, const std::optional<TableStateView>& prior, Mode mode);
+
 
 }  // namespace m2m::ops

@@ -87,6 +87,52 @@ std::string select_chunk(const TablePlan& plan, const std::optional<std::vector<
   return sql;
 }
 
+namespace {
+
+std::string field_list(const TablePlan& plan) {
+  std::vector<std::string> cols;
+  for (const auto& f : plan.fields) cols.push_back(quote_identifier(f.column));
+  return fmt::format("{}", fmt::join(cols, ", "));
+}
+
+}  // namespace
+
+std::string select_changed(const TablePlan& plan, const std::vector<std::string>& mark, const std::string& window_from,
+                           std::int64_t lookback_us, const std::optional<std::vector<std::string>>& after,
+                           std::size_t limit, const Quote& quote) {
+  const mysql::Column* chg = plan.table.find(plan.change_column);
+  std::vector<const mysql::Column*> order{chg};
+  for (const auto* k : key_columns(plan)) order.push_back(k);
+  const std::string c = quote_identifier(plan.change_column);
+  std::vector<std::string> where;
+  if (mark.empty()) {
+    where.push_back(fmt::format("{} IS NOT NULL", c));
+  } else {
+    // With the key part, rows sharing the mark's time but already written are not read again; with the
+    // time alone (the mark a full sync leaves), rows at that very time are.
+    const std::string beyond = mark.size() == order.size() ? key_after(order, mark, quote)
+                                                           : fmt::format("{} >= {}", c, quote(mark[0]));
+    where.push_back(fmt::format("({} OR {} >= CAST({} AS DATETIME(6)) - INTERVAL {} MICROSECOND)", beyond, c,
+                                quote(window_from), lookback_us));
+  }
+  if (after) where.push_back("(" + key_after(order, *after, quote) + ")");
+  std::vector<std::string> by;
+  for (const auto* col : order) by.push_back(key_expression(*col));
+  return fmt::format("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT {}", field_list(plan),
+                     quote_identifier(plan.table.name), fmt::join(where, " AND "), fmt::join(by, ", "), limit);
+}
+
+std::string select_null_changed(const TablePlan& plan, const std::optional<std::vector<std::string>>& after,
+                                std::size_t limit, const Quote& quote) {
+  const auto key = key_columns(plan);
+  std::string sql = fmt::format("SELECT {} FROM {} WHERE {} IS NULL", field_list(plan), quote_identifier(plan.table.name),
+                                quote_identifier(plan.change_column));
+  if (after) sql += " AND (" + key_after(key, *after, quote) + ")";
+  std::vector<std::string> by;
+  for (const auto* col : key) by.push_back(key_expression(*col));
+  return sql + fmt::format(" ORDER BY {} LIMIT {}", fmt::join(by, ", "), limit);
+}
+
 std::string select_keys_in_mongo_order(const TablePlan& plan) {
   std::vector<std::string> cols, order;
   for (auto i : plan.key) {

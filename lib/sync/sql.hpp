@@ -30,6 +30,22 @@ std::string key_after(const std::vector<const mysql::Column*>& key, const std::v
 std::string select_chunk(const TablePlan& plan, const std::optional<std::vector<std::string>>& after,
                          std::size_t limit, const Quote& quote);
 
+// Incremental read, ordered by (change column, key) so that rows sharing one timestamp are never skipped.
+// `mark` is (change value, key values...) of the last row written (or just the change value after a full
+// sync, or empty: from the beginning). Rows beyond the mark are read, and so are rows in the lookback
+// window: change >= window_from - lookback, which catches a transaction that committed after the last
+// run with an older timestamp.
+//   SELECT <fields> FROM <table> WHERE ((chg, key) > mark OR chg >= window_from - lookback)
+//     [AND (chg, key) > after] ORDER BY chg, key LIMIT n
+std::string select_changed(const TablePlan& plan, const std::vector<std::string>& mark, const std::string& window_from,
+                           std::int64_t lookback_us, const std::optional<std::vector<std::string>>& after,
+                           std::size_t limit, const Quote& quote);
+
+// Rows whose change column is NULL cannot be placed in time: they are read on every incremental run.
+//   SELECT <fields> FROM <table> WHERE chg IS NULL [AND key > after] ORDER BY key LIMIT n
+std::string select_null_changed(const TablePlan& plan, const std::optional<std::vector<std::string>>& after,
+                                std::size_t limit, const Quote& quote);
+
 // SELECT <key> FROM <table> ORDER BY <key in MongoDB's order>: numbers and dates sort alike on both
 // sides; strings are compared by their UTF-8 bytes (MongoDB's simple collation), binary values by
 // length first, as MongoDB orders BinData.

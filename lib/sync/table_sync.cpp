@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <functional>
 
 namespace m2m::sync {
 
@@ -67,33 +68,36 @@ Status ensure_indexes(TableContext& ctx, const TablePlan& plan, const std::strin
 
 bool stop_requested(const TableContext& ctx) { return ctx.stop && ctx.stop->load() != 0; }
 
-// Copies a table with a key: keyset pagination in key order, unordered upsert batches, a checkpoint
-// after every acknowledged batch so an interrupted run resumes where it stopped.
-Status copy_keyed(TableContext& ctx, const TablePlan& plan, std::optional<std::vector<std::string>> after,
-                  TableReport& report) {
+// Reads rows in a total order (the key, or the change column then the key) chunk by chunk with keyset
+// pagination, and upserts them in unordered batches. After every acknowledged batch `on_ack` gets the
+// ordering values of the last row written, so the caller can record how far it got.
+using MakeSql = std::function<std::string(const std::optional<std::vector<std::string>>& after)>;
+using OnAck = std::function<Status(const std::vector<std::string>& last)>;
+
+Status copy_ordered(TableContext& ctx, const TablePlan& plan, const std::vector<std::size_t>& order,
+                    std::optional<std::vector<std::string>> after, const MakeSql& make_sql, const OnAck& on_ack,
+                    TableReport& report) {
   const std::string where = fmt::format("MongoDB collection {}", plan.collection);
   mongo::BulkWriter writer(ctx.mongo, ctx.db, plan.collection, ctx.wc, static_cast<std::size_t>(ctx.cfg.sync.batch_size),
                            static_cast<std::size_t>(ctx.cfg.sync.batch_bytes), where);
   const bool key_as_id = ctx.cfg.sync.key_as_id;
-  const Quote quote = [&](std::string_view s) { return ctx.mysql.literal(s); };
   bson_t doc, selector;
   bson_init(&doc);
   bson_init(&selector);
-  std::vector<std::string> last(plan.key.size());
+  std::vector<std::string> last(order.size());
   std::uint64_t pending_rows = 0;
 
   auto flush = [&]() -> Status {
+    if (pending_rows == 0) return success();
     if (auto st = writer.flush(); !st) return st;
     report.records_synced += pending_rows;
     pending_rows = 0;
-    if (auto st = ctx.meta.save_checkpoint(plan.table.name, last); !st) return st;
-    return success();
+    return on_ack(last);
   };
 
   Status result = success();
   while (result) {
-    const std::string sql = select_chunk(plan, after, kChunkRows, quote);
-    auto rows = ctx.mysql.stream(sql);
+    auto rows = ctx.mysql.stream(make_sql(after));
     if (!rows) {
       result = rows.failure();
       break;
@@ -109,7 +113,7 @@ Status copy_keyed(TableContext& ctx, const TablePlan& plan, std::optional<std::v
         result = st;
         break;
       }
-      for (std::size_t k = 0; k < plan.key.size(); ++k) last[k].assign(row[plan.key[k]], len[plan.key[k]]);
+      for (std::size_t k = 0; k < order.size(); ++k) last[k].assign(row[order[k]], len[order[k]]);
       ++pending_rows;
       ++n;
       if (writer.pending() >= static_cast<std::size_t>(ctx.cfg.sync.batch_size)) {
@@ -126,9 +130,9 @@ Status copy_keyed(TableContext& ctx, const TablePlan& plan, std::optional<std::v
       break;
     }
     if (stop_requested(ctx)) {
-      // Drain nothing more: destroying the result discards the rest of the stream.
+      // Destroying the result discards the rest of the stream; what was written is recorded.
       if (auto st = flush(); !st) result = st;
-      else result = Failure{Exit::tempfail, "stopped by a signal after a saved checkpoint"};
+      else result = Failure{Exit::tempfail, "stopped by a signal; progress saved"};
       break;
     }
     if (n < kChunkRows) break;
@@ -358,45 +362,40 @@ Expected<std::uint64_t> reconcile_deletes(TableContext& ctx, const TablePlan& pl
   return static_cast<std::uint64_t>(doomed.size());
 }
 
-TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optional<mongo::TableState>& prior) {
-  Stopwatch clock;
-  TableReport report;
-  report.table = plan.table.name;
-  report.collection = plan.collection;
-  report.sync_type = "full";
-  report.renames = plan.renames;
+namespace {
 
-  auto fail = [&](Failure f) {
-    report.status = "failed";
-    report.error = std::move(f);
-  };
+// Where the next incremental run starts after a full sync, read before copying: [server time, largest
+// change value] as the source's own text ([server time] alone for a table with no values yet).
+// Marks always start with the server's clock reading at the time the rows were read (see
+// incremental_sync for why).
+Expected<std::vector<std::string>> current_mark(TableContext& ctx, const TablePlan& plan) {
+  auto rows = ctx.mysql.query(fmt::format("SELECT NOW(6), MAX({}) FROM {}", mysql::quote_identifier(plan.change_column),
+                                          mysql::quote_identifier(plan.table.name)));
+  if (!rows) return rows.failure();
+  MYSQL_ROW row = rows->next();
+  if (!row) return rows->error() ? Expected<std::vector<std::string>>(*rows->error())
+                                 : Failure{Exit::internal, "SELECT MAX() returned no row"};
+  const auto* len = rows->lengths();
+  std::vector<std::string> mark{std::string(row[0], len[0])};
+  if (row[1]) mark.emplace_back(row[1], len[1]);
+  return mark;
+}
 
-  Status st = success();
-  if (plan.has_key()) {
-    std::optional<std::vector<std::string>> resume;
-    if (prior && prior->checkpoint && prior->schema_fingerprint == plan.fingerprint &&
-        prior->checkpoint->size() == plan.key.size()) {
-      resume = prior->checkpoint;
-      report.resumed = true;
-      ctx.log.info("table {}: resuming the interrupted full sync after key ({})", plan.table.name, join(*resume, ", "));
-    }
-    st = ensure_indexes(ctx, plan, plan.collection);
-    if (st) st = copy_keyed(ctx, plan, resume, report);
-    if (st && !stop_requested(ctx)) {
-      if (auto deleted = reconcile_deletes(ctx, plan)) report.deleted = *deleted;
-      else st = deleted.failure();
-    }
-  } else {
-    report.warnings.push_back(
-        "table has no primary key and no NOT NULL unique key: copied into a staging collection and swapped in");
-    st = copy_staged(ctx, plan, report);
-  }
-  if (!st) fail(st.failure());
-  report.duration_seconds = clock.seconds();
-  log_losses(ctx.log, plan.table.name, report.lossy);
+Expected<std::string> server_now(TableContext& ctx) {
+  auto now = ctx.mysql.scalar("SELECT NOW(6)");
+  if (!now) return now.failure();
+  return now->value_or("");
+}
 
-  // Record the outcome; a failed table keeps its checkpoint so the next run resumes.
+void record(TableContext& ctx, const TablePlan& plan, const std::optional<mongo::TableState>& prior, TableReport& report,
+            const std::function<void(mongo::TableState&)>& finish) {
   mongo::TableState s = prior.value_or(mongo::TableState{});
+  // The checkpoint and marks written during the run are newer than `prior`.
+  if (auto fresh = ctx.meta.load(plan.table.name); fresh && *fresh) {
+    s.checkpoint = (*fresh)->checkpoint;
+    s.pending_mark = (*fresh)->pending_mark;
+    s.high_water_mark = (*fresh)->high_water_mark;
+  }
   s.table_name = plan.table.name;
   s.collection = plan.collection;
   s.sync_type = report.sync_type;
@@ -415,18 +414,164 @@ TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optio
   s.warnings = report.warnings;
   s.key_fields = plan.key_fields();
   if (report.status == "success") {
-    s.schema_fingerprint = plan.fingerprint;
     s.last_success_ms = now;
-    s.last_success_type = "full";
-    s.checkpoint.reset();
-    s.runs_since_reconcile = 0;
-  } else if (plan.has_key()) {
-    // Keep the checkpoint written during the copy (save() would overwrite it with the prior value).
-    auto fresh = ctx.meta.load(plan.table.name);
-    if (fresh && *fresh && (*fresh)->checkpoint) s.checkpoint = (*fresh)->checkpoint;
+    s.last_success_type = report.sync_type;
     s.schema_fingerprint = plan.fingerprint;
   }
-  if (auto saved = ctx.meta.save(s); !saved && report.status == "success") fail(saved.failure());
+  finish(s);
+  if (auto saved = ctx.meta.save(s); !saved && report.status == "success") {
+    report.status = "failed";
+    report.error = saved.failure();
+  }
+}
+
+TableReport start_report(const TablePlan& plan, const char* type) {
+  TableReport report;
+  report.table = plan.table.name;
+  report.collection = plan.collection;
+  report.sync_type = type;
+  report.renames = plan.renames;
+  return report;
+}
+
+}  // namespace
+
+TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optional<mongo::TableState>& prior) {
+  Stopwatch clock;
+  TableReport report = start_report(plan, "full");
+  Status st = success();
+  std::optional<std::vector<std::string>> mark;
+  if (plan.has_key()) {
+    std::optional<std::vector<std::string>> resume;
+    // A checkpoint is only valid for the same columns and key it was taken with.
+    if (prior && prior->checkpoint && prior->schema_fingerprint == plan.fingerprint &&
+        prior->checkpoint->size() == plan.key.size()) {
+      resume = prior->checkpoint;
+      mark = prior->pending_mark;
+      report.resumed = true;
+      ctx.log.info("table {}: resuming the interrupted full sync after key ({})", plan.table.name, join(*resume, ", "));
+    }
+    // Read the mark before copying: rows changed while we copy have later values and are read again by
+    // the next incremental run.
+    if (!plan.change_column.empty() && !mark) {
+      if (auto m = current_mark(ctx, plan)) mark = *m;
+      else st = m.failure();
+      if (st) st = ctx.meta.save_field(plan.table.name, "pending_mark", mark);
+    }
+    if (st) st = ensure_indexes(ctx, plan, plan.collection);
+    if (st)
+      st = copy_ordered(
+          ctx, plan, plan.key, resume,
+          [&](const auto& after) {
+            return select_chunk(plan, after, kChunkRows, [&](std::string_view v) { return ctx.mysql.literal(v); });
+          },
+          [&](const std::vector<std::string>& last) { return ctx.meta.save_field(plan.table.name, "checkpoint", last); },
+          report);
+    if (st && !stop_requested(ctx)) {
+      if (auto deleted = reconcile_deletes(ctx, plan)) report.deleted = *deleted;
+      else st = deleted.failure();
+    }
+  } else {
+    report.warnings.push_back(
+        "table has no primary key and no NOT NULL unique key: copied into a staging collection and swapped in");
+    st = copy_staged(ctx, plan, report);
+  }
+  if (!st) {
+    report.status = "failed";
+    report.error = st.failure();
+  }
+  report.duration_seconds = clock.seconds();
+  log_losses(ctx.log, plan.table.name, report.lossy);
+  record(ctx, plan, prior, report, [&](mongo::TableState& s) {
+    if (report.status != "success") {
+      // Keep the checkpoint so the next run resumes; remember which schema it belongs to.
+      if (plan.has_key() && s.checkpoint) s.schema_fingerprint = plan.fingerprint;
+      return;
+    }
+    s.checkpoint.reset();
+    s.pending_mark.reset();
+    s.high_water_mark = plan.change_column.empty() ? std::nullopt : mark;
+    s.runs_since_reconcile = 0;
+  });
+  return report;
+}
+
+TableReport incremental_sync(TableContext& ctx, const TablePlan& plan, const mongo::TableState& prior, bool reconcile) {
+  Stopwatch clock;
+  TableReport report = start_report(plan, "incremental");
+  const auto quote = [&](std::string_view v) { return ctx.mysql.literal(v); };
+  // The stored mark is [server time of the read, change value, key...]: see current_mark().
+  const std::vector<std::string> stored = prior.high_water_mark.value_or(std::vector<std::string>{});
+  const std::string read_time = stored.empty() ? std::string() : stored[0];
+  const std::vector<std::string> mark_in = stored.size() > 1 ? std::vector<std::string>(stored.begin() + 1, stored.end())
+                                                             : std::vector<std::string>{};
+  // The lookback window: a transaction still open when the last run read can commit afterwards with an
+  // older timestamp. For TIMESTAMP columns (instants, compared in UTC) the window is anchored at the
+  // server's clock when the last run read, so rows unchanged for longer than the lookback are not read
+  // again. DATETIME values carry no zone (they may be written in local time), so there the window is
+  // anchored at the mark itself.
+  const mysql::Column* chg_col = plan.table.find(plan.change_column);
+  const bool instant = chg_col && chg_col->data_type == "timestamp" && !read_time.empty();
+  const std::string window_from = instant ? read_time : (mark_in.empty() ? read_time : mark_in[0]);
+  const std::int64_t lookback_us = ctx.cfg.sync.lookback.count() * 1000;
+
+  std::size_t chg_index = 0;
+  for (std::size_t i = 0; i < plan.fields.size(); ++i)
+    if (plan.fields[i].column == plan.change_column) chg_index = i;
+  std::vector<std::size_t> order{chg_index};
+  order.insert(order.end(), plan.key.begin(), plan.key.end());
+
+  std::string now_text;
+  Status st = success();
+  if (auto now = server_now(ctx)) now_text = *now;
+  else st = now.failure();
+  std::vector<std::string> mark_out = mark_in;
+  if (st) st = ensure_indexes(ctx, plan, plan.collection);
+  auto stored_mark = [&] {
+    std::vector<std::string> m{now_text};
+    m.insert(m.end(), mark_out.begin(), mark_out.end());
+    return m;
+  };
+  // 1. Rows changed since the mark, and the lookback window, in (change column, key) order. The mark
+  //    advances only after MongoDB acknowledged the rows up to it.
+  if (st)
+    st = copy_ordered(
+        ctx, plan, order, std::nullopt,
+        [&](const auto& after) {
+          return select_changed(plan, mark_in, window_from, lookback_us, after, kChunkRows, quote);
+        },
+        [&](const std::vector<std::string>& last) {
+          // Rows in the lookback window are older than the mark: never move it back. The values are
+          // MySQL's fixed-width temporal text, so text order is time order.
+          if (mark_out.empty() || last[0] >= mark_out[0]) mark_out = last;
+          return ctx.meta.save_field(plan.table.name, "high_water_mark", stored_mark());
+        },
+        report);
+  // 2. Rows whose change column is NULL: no time to compare, so they are copied on every run.
+  if (st && !stop_requested(ctx))
+    st = copy_ordered(
+        ctx, plan, plan.key, std::nullopt,
+        [&](const auto& after) { return select_null_changed(plan, after, kChunkRows, quote); },
+        [](const std::vector<std::string>&) { return success(); }, report);
+  // 3. Deletes are invisible to timestamps: reconcile keys every sync.reconcile_every runs or on request.
+  const bool reconcile_now =
+      reconcile || (ctx.cfg.sync.reconcile_every > 0 && prior.runs_since_reconcile + 1 >= ctx.cfg.sync.reconcile_every);
+  if (st && reconcile_now && !stop_requested(ctx)) {
+    if (auto deleted = reconcile_deletes(ctx, plan)) report.deleted = *deleted;
+    else st = deleted.failure();
+  }
+  if (!st) {
+    report.status = "failed";
+    report.error = st.failure();
+  }
+  if (reconcile_now && report.status == "success") report.reason = "incremental with delete reconciliation";
+  report.duration_seconds = clock.seconds();
+  log_losses(ctx.log, plan.table.name, report.lossy);
+  record(ctx, plan, prior, report, [&](mongo::TableState& s) {
+    if (report.status != "success") return;
+    s.high_water_mark = stored_mark();
+    s.runs_since_reconcile = reconcile_now ? 0 : prior.runs_since_reconcile + 1;
+  });
   return report;
 }
 

@@ -31,6 +31,10 @@ struct TableContext {
 // Full sync of one table; never throws for data or server errors (they go into the report).
 TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optional<mongo::TableState>& prior);
 
+// Incremental sync of a table that has a key, a change column and a previous successful sync.
+// `reconcile` forces the delete reconciliation this run (it also happens every sync.reconcile_every runs).
+TableReport incremental_sync(TableContext& ctx, const TablePlan& plan, const mongo::TableState& prior, bool reconcile);
+
 // Removes documents whose key no longer exists in MySQL: one ordered pass over both key streams.
 // Refuses (failure) to delete more than sync.max_delete_fraction of the collection unless forced.
 Expected<std::uint64_t> reconcile_deletes(TableContext& ctx, const TablePlan& plan);

@@ -13,7 +13,6 @@ enum class Exit : int {
   ok = 0,
   tables_failed = 3,   // at least one table failed, the others were synced
   usage = 64,          // EX_USAGE: wrong flags or arguments
-  data = 65,           // EX_DATAERR: the data refused an operation (e.g. the delete guard)
   unavailable = 69,    // EX_UNAVAILABLE: a server could not be reached or the database does not exist
   internal = 70,       // EX_SOFTWARE: a bug
   tempfail = 75,       // EX_TEMPFAIL: another run holds the lock, or a transient failure; retry later
@@ -27,6 +26,7 @@ enum class Exit : int {
 struct Failure {
   Exit code = Exit::internal;
   std::string message;
+  bool transient = false;  // worth retrying: a deadlock, a lock wait timeout, a dropped connection
 };
 
 // The one exception type. Library code above the I/O edges throws it; only main() catches it.
