@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <csignal>
 #include <unistd.h>
 
 namespace m2m::mongo {
@@ -20,9 +22,32 @@ constexpr const char* kLeaseId = "sync";
 
 enum class TryResult { acquired, held, error };
 
+// True when `owner` ("host:pid") names a process on this host that no longer exists: a run killed with
+// SIGKILL leaves its lease behind, and waiting out its expiry would only delay the next cron run.
+bool owner_is_dead_here(const std::string& owner) {
+  const auto colon = owner.rfind(':');
+  if (colon == std::string::npos) return false;
+  const std::string mine = lease_owner_id();
+  if (owner.substr(0, colon) != mine.substr(0, mine.rfind(':'))) return false;
+  const auto pid = parse_int(owner.substr(colon + 1));
+  if (!pid || *pid <= 0) return false;
+  return ::kill(static_cast<pid_t>(*pid), 0) != 0 && errno == ESRCH;
+}
+
+// Removes the lease if it still belongs to `owner`.
+void break_lease(Client& client, const std::string& db, const std::string& owner) {
+  mongoc_collection_t* coll = mongoc_client_get_collection(client.get(), db.c_str(), kLockCollection);
+  Bson selector;
+  BSON_APPEND_UTF8(selector.get(), "_id", "sync");
+  BSON_APPEND_UTF8(selector.get(), "owner", owner.c_str());
+  mongoc_collection_delete_one(coll, selector.get(), nullptr, nullptr, nullptr);
+  mongoc_collection_destroy(coll);
+}
+
 // One findAndModify: take the lease if it is free, expired, or already ours. When another owner holds
 // it, the upsert collides with the existing _id (E11000): that is the "held" answer.
-TryResult try_acquire(Client& client, const Lease::Options& o, Failure& failure, std::string& holder) {
+TryResult try_acquire(Client& client, const Lease::Options& o, Failure& failure, std::string& holder,
+                      std::string& holder_owner) {
   mongoc_collection_t* coll = mongoc_client_get_collection(client.get(), o.db.c_str(), kLockCollection);
   const auto now = now_epoch_ms();
   Bson query, update;
@@ -63,6 +88,7 @@ TryResult try_acquire(Client& client, const Lease::Options& o, Failure& failure,
         std::string owner = "unknown";
         std::int64_t expires = 0;
         if (bson_iter_init_find(&it, doc, "owner") && BSON_ITER_HOLDS_UTF8(&it)) owner = bson_iter_utf8(&it, nullptr);
+        holder_owner = owner;
         if (bson_iter_init_find(&it, doc, "expires_at") && BSON_ITER_HOLDS_DATE_TIME(&it)) expires = bson_iter_date_time(&it);
         holder = fmt::format("{} (lease expires in {} unless renewed)", owner,
                              format_duration(std::chrono::milliseconds(std::max<std::int64_t>(0, expires - now))));
@@ -91,14 +117,19 @@ Expected<std::unique_ptr<Lease>> Lease::acquire(Pool& pool, const Options& o, Lo
   bool announced = false;
   while (true) {
     Failure failure;
-    std::string holder;
-    switch (try_acquire(client, o, failure, holder)) {
+    std::string holder, holder_owner;
+    switch (try_acquire(client, o, failure, holder, holder_owner)) {
       case TryResult::acquired:
         log.debug("run lock taken by {}", o.owner);
         return std::unique_ptr<Lease>(new Lease(pool, o, log, stop));
       case TryResult::error:
         return failure;
       case TryResult::held:
+        if (owner_is_dead_here(holder_owner)) {
+          log.warn("taking over the run lock of {}, which no longer runs on this host", holder_owner);
+          break_lease(client, o.db, holder_owner);
+          continue;
+        }
         break;
     }
     if (!o.wait || (!forever && std::chrono::steady_clock::now() >= deadline) || (stop && stop->load()))
