@@ -88,6 +88,11 @@ run() {
 
 step "Running mysql2mongo (settings in ${env_file#"$repo"/}, password in \$MYSQL_PASSWORD)"
 run test-connection
-run --json test-connection
+run tables
+run -v sync --full
+step "Changing one actor in MySQL; the next (incremental) run copies just that"
+"${mysql[@]}" sakila -e "UPDATE actor SET first_name = 'PENELOPE-DEMO' WHERE actor_id = 1"
+run -v sync
+run --json sync --tables actor
 
 step "Demo finished; stopping the servers"
