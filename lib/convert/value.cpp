@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <system_error>
@@ -51,7 +52,22 @@ void put_binary(const Target& t, std::string_view bytes) {
                                     static_cast<std::uint32_t>(bytes.size())));
 }
 
-bool is_utf8(std::string_view text) { return bson_utf8_validate(text.data(), text.size(), true); }
+// Most text is ASCII: check eight bytes at a time for a high bit and run the full validator only on
+// text that has one (it walks byte by byte and was a tenth of the whole sync's time).
+bool is_utf8(std::string_view text) {
+  const char* p = text.data();
+  std::size_t n = text.size();
+  while (n >= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    if (word & 0x8080808080808080ULL) return bson_utf8_validate(text.data(), text.size(), true);
+    p += 8;
+    n -= 8;
+  }
+  for (; n > 0; ++p, --n)
+    if (static_cast<unsigned char>(*p) & 0x80) return bson_utf8_validate(text.data(), text.size(), true);
+  return true;
+}
 
 // Appends text that is known to be valid UTF-8 (NUL bytes included).
 void put_utf8(const Target& t, std::string_view text) {

@@ -25,11 +25,17 @@ BulkWriter::BulkWriter(Client& client, const std::string& db, const std::string&
       where_(std::move(where)) {
   bson_init(&upsert_opts_);
   BSON_APPEND_BOOL(&upsert_opts_, "upsert", true);
+  // The documents are built by convert/, which already guarantees valid UTF-8 and legal field names;
+  // the driver's own validation of every document was a third of the whole sync's CPU time.
+  BSON_APPEND_BOOL(&upsert_opts_, "validate", false);
+  bson_init(&insert_opts_);
+  BSON_APPEND_BOOL(&insert_opts_, "validate", false);
 }
 
 BulkWriter::~BulkWriter() {
   if (bulk_) mongoc_bulk_operation_destroy(bulk_);
   bson_destroy(&upsert_opts_);
+  bson_destroy(&insert_opts_);
   mongoc_collection_destroy(coll_);
 }
 
@@ -68,7 +74,7 @@ Status BulkWriter::replace_upsert(const bson_t* selector, const bson_t* document
 Status BulkWriter::insert(const bson_t* document) {
   if (auto st = before_add(document->len); !st) return st;
   bson_error_t error;
-  if (!mongoc_bulk_operation_insert_with_opts(bulk_, document, nullptr, &error))
+  if (!mongoc_bulk_operation_insert_with_opts(bulk_, document, &insert_opts_, &error))
     return Failure{Exit::internal, fmt::format("{}: invalid document: {}", where_, error.message)};
   return success();
 }

@@ -55,6 +55,7 @@ private:
   WriteCounts counts_;
   std::string where_;
   bson_t upsert_opts_;
+  bson_t insert_opts_;
 };
 
 }  // namespace m2m::mongo

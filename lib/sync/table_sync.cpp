@@ -340,9 +340,10 @@ Expected<std::uint64_t> reconcile_deletes(TableContext& ctx, const TablePlan& pl
       if (auto st = next_mysql(); !st) return st.failure();
     }
   }
-  // Finish the MySQL stream so the connection is free again.
-  while (have_y)
-    if (auto st = next_mysql(); !st) return st.failure();
+  // Finish the MySQL stream so the connection is free again: the remaining keys need no comparison.
+  while (have_y && rows->next()) {
+  }
+  if (rows->error()) return *rows->error();
   cursor.reset();
 
   if (doomed.empty()) return std::uint64_t{0};
