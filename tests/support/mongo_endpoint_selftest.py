@@ -522,6 +522,23 @@ def test_collections(c, db):
     check(raw["lastErrorObject"] == {"n": 1, "updatedExisting": True}, "lastErrorObject", raw)
     expect_error(lambda: db.fm.find_one_and_update({"k": 2}, {"$set": {"k": 1}}), 11000,
                  "findAndModify duplicate key")
+    # the run-lock pattern: take the lease if free, expired or ours; E11000 when held
+    db.lock.drop()
+    now = datetime.datetime(2024, 5, 6, 7, 8, 9, 123000)
+
+    def take(owner, at):
+        return db.lock.find_one_and_update(
+            {"_id": "sync", "$or": [{"expires_at": {"$lt": at}}, {"owner": owner}]},
+            {"$set": {"owner": owner, "expires_at": at + datetime.timedelta(seconds=30)}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+
+    check(take("a:1", now)["owner"] == "a:1", "lease: first taker gets it")
+    check(take("a:1", now)["owner"] == "a:1", "lease: owner renews")
+    expect_error(lambda: take("b:2", now), 11000, "lease: held lease -> E11000")
+    later = now + datetime.timedelta(seconds=31)
+    check(take("b:2", later)["owner"] == "b:2", "lease: expired lease is taken over")
+    r = db.lock.update_one({"_id": "sync", "owner": "a:1"}, {"$set": {"x": 1}})
+    check(r.matched_count == 0, "lease: old owner's renewal matches nothing")
     # dropDatabase
     c.drop_database("t2")
     check("t2" not in c.list_database_names(), "dropDatabase / listDatabases")
