@@ -32,12 +32,22 @@ std::vector<std::string> TablePlan::key_columns() const {
   return out;
 }
 
+bool is_reserved_collection(const std::string& name) {
+  auto ends_with = [&](std::string_view suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return name == "_sync_metadata" || name == "_sync_lock" || name.rfind("system.", 0) == 0 ||
+         ends_with("__m2m_staging");
+}
+
 std::string collection_name_for(const std::string& table, const config::Config& cfg) {
   if (auto it = cfg.tables.find(table); it != cfg.tables.end() && !it->second.collection.empty())
     return it->second.collection;
   std::string name = cfg.sync.collection_prefix + table;
   std::replace(name.begin(), name.end(), '$', '_');
-  if (name.rfind("system.", 0) == 0) name = "_" + name;
+  // Names the tool or MongoDB use themselves get a '_' in front (or, for the staging suffix, behind).
+  if (name.size() >= 13 && name.compare(name.size() - 13, 13, "__m2m_staging") == 0) name += "_";
+  else if (is_reserved_collection(name)) name = "_" + name;
   return name;
 }
 
@@ -181,6 +191,11 @@ Expected<std::vector<TablePlan>> make_plan(mysql::Connection& conn, const config
         if (!table.find(c))
           return Failure{Exit::config, fmt::format("{} key_columns: no column '{}' in table '{}'; check the name",
                                                    section, c, table.name)};
+      for (const auto& c : opts->key_columns)
+        if (table.find(c)->nullable)
+          return Failure{Exit::config, fmt::format("{} key_columns: column '{}' of table '{}' is nullable; a key must be "
+                                                   "NOT NULL (or leave key_columns unset)",
+                                                   section, c, table.name)};
       if (!set_key(opts->key_columns, KeySource::configured))
         return Failure{Exit::config, fmt::format("{} key_columns: a key column is also in exclude_columns; keep it",
                                                  section)};
@@ -202,11 +217,19 @@ Expected<std::vector<TablePlan>> make_plan(mysql::Connection& conn, const config
       if (!col)
         return Failure{Exit::config, fmt::format("{} change_column: no column '{}' in table '{}'; check the name",
                                                  section, opts->change_column, table.name)};
+      if (col->data_type != "timestamp" && col->data_type != "datetime" && col->data_type != "date")
+        return Failure{Exit::config, fmt::format("{} change_column: column '{}' is {}, not a TIMESTAMP, DATETIME or DATE; "
+                                                 "choose a time column", section, col->name, col->column_type)};
       p.change_column = col->name;
       p.change_reason = "configured";
     } else {
       std::tie(p.change_column, p.change_reason) = detect_change_column(table);
     }
+
+    if (!p.change_column.empty() &&
+        std::none_of(p.fields.begin(), p.fields.end(), [&](const auto& f) { return f.column == p.change_column; }))
+      return Failure{Exit::config, fmt::format("{} exclude_columns: the change column '{}' cannot be excluded", section,
+                                               p.change_column)};
 
     if (cfg.sync.index_foreign_keys) {
       std::set<std::vector<std::string>> seen;
@@ -223,6 +246,10 @@ Expected<std::vector<TablePlan>> make_plan(mysql::Connection& conn, const config
     }
 
     p.collection = collection_name_for(table.name, cfg);
+    if (is_reserved_collection(p.collection))
+      return Failure{Exit::config, fmt::format("{} collection: '{}' is reserved (_sync_metadata, _sync_lock, system.*, "
+                                               "*__m2m_staging); choose another name",
+                                               section, p.collection)};
     if (auto [it, inserted] = collection_owner.emplace(p.collection, table.name); !inserted)
       return Failure{Exit::config, fmt::format("tables '{}' and '{}' both map to collection '{}'; set "
                                                "[tables.<name>] collection for one of them",

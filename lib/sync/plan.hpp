@@ -47,6 +47,9 @@ struct Selection {
 Expected<std::vector<TablePlan>> make_plan(mysql::Connection& conn, const config::Config& cfg,
                                            const Selection& selection, Logger& log);
 
+// Collections the tool keeps for itself (or MongoDB does): never a table's.
+bool is_reserved_collection(const std::string& name);
+
 // The collection a table goes to: configured name, else prefix + table name with '$' replaced by '_'
 // (and a leading "system." prefixed with '_').
 std::string collection_name_for(const std::string& table, const config::Config& cfg);

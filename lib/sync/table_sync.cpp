@@ -108,7 +108,17 @@ Status copy_ordered(TableContext& ctx, const TablePlan& plan, const std::vector<
       bson_reinit(&doc);
       bson_reinit(&selector);
       if (key_as_id) append_key(plan, &doc, row, len, report.lossy, true);
-      build_document(plan, key_as_id, row, len, &doc, &selector, report.lossy);
+      if (!build_document(plan, key_as_id, row, len, &doc, &selector, report.lossy)) {
+        std::vector<std::string> key;
+        for (auto k : plan.key) key.push_back(row[k] ? std::string(row[k], len[k]) : "NULL");
+        result = Failure{Exit::tables_failed,
+                         fmt::format("the key ({}) = ({}) cannot be stored exactly in MongoDB, so distinct rows could "
+                                     "overwrite each other; store the key column as text with [tables.{}] types = "
+                                     "{{ {} = \"string\" }}",
+                                     join(plan.key_columns(), ", "), join(key, ", "), plan.table.name,
+                                     plan.fields[plan.key[0]].column)};
+        break;
+      }
       if (auto st = writer.replace_upsert(&selector, &doc); !st) {
         result = st;
         break;
@@ -201,15 +211,17 @@ Status copy_staged(TableContext& ctx, const TablePlan& plan, TableReport& report
 
 }  // namespace
 
-void build_document(const TablePlan& plan, bool key_as_id, MYSQL_ROW row, const unsigned long* lengths, bson_t* doc,
+bool build_document(const TablePlan& plan, bool key_as_id, MYSQL_ROW row, const unsigned long* lengths, bson_t* doc,
                     bson_t* selector, convert::LossReport& loss) {
   for (std::size_t i = 0; i < plan.fields.size(); ++i)
     convert::append_value(doc, plan.fields[i], row[i], lengths[i], loss);
   if (selector && plan.has_key()) {
     // The selector's values come from the same conversion as the document's, so they always match.
-    convert::LossReport ignored;  // already counted once for the document
-    append_key(plan, selector, row, lengths, ignored, key_as_id);
+    convert::LossReport key_loss;  // already counted once for the document
+    append_key(plan, selector, row, lengths, key_loss, key_as_id);
+    return key_loss.empty();
   }
+  return true;
 }
 
 Expected<std::uint64_t> reconcile_deletes(TableContext& ctx, const TablePlan& plan) {
@@ -468,6 +480,9 @@ TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optio
           },
           [&](const std::vector<std::string>& last) { return ctx.meta.save_field(plan.table.name, "checkpoint", last); },
           report);
+    // The copy reached the end of the table: a later failure (of the delete step, say) must not make the
+    // next run "resume" after the last key and copy nothing.
+    if (st && !stop_requested(ctx)) st = ctx.meta.save_field(plan.table.name, "checkpoint", std::nullopt);
     if (st && !stop_requested(ctx)) {
       if (auto deleted = reconcile_deletes(ctx, plan)) report.deleted = *deleted;
       else st = deleted.failure();

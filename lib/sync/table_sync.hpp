@@ -39,8 +39,10 @@ TableReport incremental_sync(TableContext& ctx, const TablePlan& plan, const mon
 // Refuses (failure) to delete more than sync.max_delete_fraction of the collection unless forced.
 Expected<std::uint64_t> reconcile_deletes(TableContext& ctx, const TablePlan& plan);
 
-// Builds the document for one row (and the selector that matches it, if the table has a key).
-void build_document(const TablePlan& plan, bool key_as_id, MYSQL_ROW row, const unsigned long* lengths,
+// Builds the document for one row (and the selector that matches it, if the table has a key). Returns
+// false when a key value converted lossily (a DATETIME(6) key beyond milliseconds, a zero date): two rows
+// could then map to one document, so the caller must not write it.
+bool build_document(const TablePlan& plan, bool key_as_id, MYSQL_ROW row, const unsigned long* lengths,
                     bson_t* doc, bson_t* selector, convert::LossReport& loss);
 
 }  // namespace m2m::sync
