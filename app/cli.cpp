@@ -184,6 +184,9 @@ int run(int argc, char** argv) {
     return code;
   } catch (const Error& e) {
     mongoc.set_logger(&bootstrap_log);
+    // Stopped by a signal while waiting (for the lock, say): that is what the exit code must say.
+    if (const int sig = g_stop.load(); sig == SIGINT || sig == SIGTERM)
+      return print_error(g, static_cast<Exit>(128 + sig), fmt::format("stopped by {} ({})", sig == SIGINT ? "SIGINT" : "SIGTERM", e.what()));
     return print_error(g, e.code(), e.what());
   } catch (const std::exception& e) {
     mongoc.set_logger(&bootstrap_log);

@@ -128,7 +128,7 @@ void add_sync(CLI::App& app, Action& action, std::atomic<int>* stop) {
       }
       if (ctx.json) {
         print_json(sync::to_json(r).dump(2));
-      } else if (r.failed() || ctx.log.enabled(LogLevel::info)) {
+      } else if (r.failed() || ctx.log.on_stderr(LogLevel::info)) {
         // Under cron a successful run prints nothing; failures were logged on stderr already.
         fmt::print(stderr, "sync {}: {} tables ok, {} failed, {} records synced, {} deleted in {:.1f}s\n", r.status(),
                    r.succeeded(), r.failed(), r.total_records(), [&] {

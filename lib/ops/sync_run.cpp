@@ -24,8 +24,8 @@ Decision decide(const sync::TablePlan& plan, const std::optional<TableStateView>
   if (!plan.has_key()) return {false, "no primary key or NOT NULL unique key: staging copy", false};
   if (plan.change_column.empty())
     return {false, "Table has no timestamp columns, falling back to full sync", true};
+  if (prior && prior->has_checkpoint) return {false, "resuming an interrupted full sync", false};
   if (!prior || !prior->ever_succeeded) return {false, "first sync", false};
-  if (prior->has_checkpoint) return {false, "resuming an interrupted full sync", false};
   if (prior->fingerprint != plan.fingerprint)
     return {false, "schema changed since the last sync (columns, types or key differ): full resync", true};
   if (!prior->has_mark) return {false, "no high-water mark recorded yet", false};

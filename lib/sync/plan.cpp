@@ -70,13 +70,14 @@ std::pair<std::string, std::string> detect_change_column(const mysql::Table& tab
 namespace {
 
 std::string fingerprint_of(const mysql::Table& t, const std::vector<convert::FieldPlan>& fields,
-                           const std::vector<std::string>& key) {
-  // FNV-1a over what decides the documents' shape: columns, their full types, the key. Stable across
+                           const std::vector<std::string>& key, const std::string& settings) {
+  // FNV-1a over what decides the documents' shape: columns, their full types, the key, the settings. Stable across
   // runs and platforms (std::hash is neither).
   std::string text;
   for (const auto& c : t.columns) text += c.name + '\x1f' + c.column_type + '\x1f' + (c.nullable ? "1" : "0") + '\x1e';
   for (const auto& f : fields) text += f.field + '\x1f' + std::to_string(static_cast<int>(f.kind)) + '\x1e';
   for (const auto& k : key) text += k + '\x1d';
+  text += settings;
   std::uint64_t h = 1469598103934665603ULL;
   for (unsigned char ch : text) {
     h ^= ch;
@@ -254,7 +255,11 @@ Expected<std::vector<TablePlan>> make_plan(mysql::Connection& conn, const config
       return Failure{Exit::config, fmt::format("tables '{}' and '{}' both map to collection '{}'; set "
                                                "[tables.<name>] collection for one of them",
                                                it->second, table.name, p.collection)};
-    p.fingerprint = fingerprint_of(table, p.fields, p.key_columns());
+    // Settings that change what the documents look like or where they go count as a schema change too,
+    // so the next run resyncs in full instead of mixing old and new documents.
+    p.fingerprint = fingerprint_of(table, p.fields, p.key_columns(),
+                                   fmt::format("{}\x1f{}\x1f{}\x1f{}", p.collection, p.change_column,
+                                               cfg.sync.key_as_id, static_cast<int>(cfg.sync.zero_date)));
     for (const auto& r : p.renames)
       log.debug("table {}: column '{}' is stored as field '{}'", table.name, r.column, r.field);
     p.table = std::move(table);

@@ -32,7 +32,8 @@ public:
   Logger(const Logger&) = delete;
   Logger& operator=(const Logger&) = delete;
 
-  bool enabled(LogLevel level) const;
+  bool enabled(LogLevel level) const;           // on stderr or in the log file
+  bool on_stderr(LogLevel level) const { return level >= options_.stderr_level; }
   void write(LogLevel level, std::string_view message);
 
   template <typename... Args>

@@ -1,0 +1,492 @@
+// The run lock (a lease in MongoDB's `_sync_lock`), and stopping a full sync: two concurrent runs, an
+// expired and a live lease, --wait, kill -9 mid-way then a resumed rerun, SIGTERM and SIGINT.
+#include "support/rig.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <set>
+#include <signal.h>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+const std::string kHeld = "mysql2mongo: error: another mysql2mongo run holds the lock";
+
+json i32(long long v) { return {{"$numberInt", std::to_string(v)}}; }
+
+struct TempFile {
+  std::string path;
+  TempFile(const std::string& name, const std::string& text) : path("/tmp/" + name) { std::ofstream(path) << text; }
+  ~TempFile() { std::remove(path.c_str()); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+};
+
+std::map<std::string, std::string> with_env(std::map<std::string, std::string> env,
+                                            const std::map<std::string, std::string>& extra) {
+  for (const auto& [k, v] : extra) env[k] = v;
+  return env;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string this_host() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The binary running in the background, in a process group of its own, its output going to files.
+class Child {
+public:
+  Child(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+    static int counter = 0;
+    const std::string base = "/tmp/m2m_lock_" + std::to_string(getpid()) + "_" + std::to_string(++counter);
+    out_path_ = base + ".out";
+    err_path_ = base + ".err";
+    std::vector<std::string> argv_s{MYSQL2MONGO_BINARY};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<std::string> env_s;
+    for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
+    if (!env.count("PATH")) env_s.push_back("PATH=/usr/local/bin:/usr/bin:/bin");
+    if (!env.count("HOME")) env_s.push_back("HOME=/nonexistent");
+    std::vector<char*> argv, envp;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    start_ = std::chrono::steady_clock::now();
+    pid_ = fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      setpgid(0, 0);
+      const int in = ::open("/dev/null", O_RDONLY);
+      const int out = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      const int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (in < 0 || out < 0 || err < 0) _exit(126);
+      dup2(in, 0);
+      dup2(out, 1);
+      dup2(err, 2);
+      execve(argv[0], argv.data(), envp.data());
+      _exit(127);
+    }
+    setpgid(pid_, pid_);  // also from here, so a signal sent at once reaches the group
+  }
+  ~Child() {
+    if (!done_) {
+      ::kill(-pid_, SIGKILL);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+    std::remove(out_path_.c_str());
+    std::remove(err_path_.c_str());
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  pid_t pid() const { return pid_; }
+  std::string owner() const { return this_host() + ":" + std::to_string(pid_); }
+
+  // Waits for the exit; false if it is still running after `timeout`.
+  bool wait(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done_) {
+      int status = 0;
+      const pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        done_ = true;
+        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+        break;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(20ms);
+    }
+    return true;
+  }
+  bool running() {
+    if (done_) return false;
+    return !wait(0ms);
+  }
+  void signal(int sig) { REQUIRE(::kill(pid_, sig) == 0); }
+  void kill_group(int sig) { REQUIRE(::kill(-pid_, sig) == 0); }
+
+  int code() const { return code_; }
+  double seconds() const { return seconds_; }
+  std::string out() const { return slurp(out_path_); }
+  std::string err() const { return slurp(err_path_); }
+
+private:
+  pid_t pid_ = -1;
+  bool done_ = false;
+  int code_ = -1;
+  double seconds_ = 0;
+  std::string out_path_, err_path_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// Polls `condition` every 50 ms until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+// Rows first..last of `big (id INT PRIMARY KEY, v INT, s VARCHAR(16), updated_at)`, v = id * 7 % 1000,
+// s = 'row<id>'; updated_at (a change column, so the table is incremental between full syncs) is the
+// insert time.
+void make_big(rig::Scratch& db, long long first, long long last) {
+  db.sql("CREATE TABLE IF NOT EXISTS big (id INT PRIMARY KEY, v INT NOT NULL, s VARCHAR(16) NOT NULL, "
+         "updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP)");
+  constexpr long long kPerStatement = 10000;
+  for (long long start = first; start <= last; start += kPerStatement) {
+    std::string sql = "INSERT INTO big (id, v, s) VALUES ";
+    for (long long i = start; i <= last && i < start + kPerStatement; ++i) {
+      if (i != start) sql += ',';
+      sql += "(" + std::to_string(i) + "," + std::to_string(i * 7 % 1000) + ",'row" + std::to_string(i) + "')";
+    }
+    db.sql(sql);
+  }
+}
+
+// The lease document, or null.
+json lease(rig::Scratch& db) {
+  const auto docs = db.find("_sync_lock");
+  REQUIRE(docs.size() <= 1);
+  return docs.empty() ? json() : docs[0];
+}
+
+void insert_lease(rig::Scratch& db, const std::string& owner, long long expires_at_ms) {
+  // The command name must come first: an ordered object.
+  nlohmann::ordered_json doc;
+  doc["_id"] = "sync";
+  doc["owner"] = owner;
+  doc["expires_at"] = {{"$date", {{"$numberLong", std::to_string(expires_at_ms)}}}};
+  doc["acquired_at"] = {{"$date", {{"$numberLong", std::to_string(now_ms() - 60000)}}}};
+  nlohmann::ordered_json cmd;
+  cmd["insert"] = "_sync_lock";
+  cmd["documents"] = nlohmann::ordered_json::array({doc});
+  const auto reply = db.command(cmd.dump());
+  INFO("insert reply: " << reply.dump());
+  REQUIRE_FALSE(reply.contains("_error"));
+  REQUIRE(lease(db)["owner"] == owner);
+}
+
+json metadata_for(rig::Scratch& db, const std::string& table) {
+  const auto docs = db.find("_sync_metadata", json{{"table_name", table}}.dump());
+  INFO("_sync_metadata for " << table);
+  REQUIRE(docs.size() == 1);
+  return docs[0];
+}
+
+// The saved checkpoint of `table` as a key value, or -1 when there is none.
+long long checkpoint_of(rig::Scratch& db, const std::string& table) {
+  const auto docs = db.find("_sync_metadata", json{{"table_name", table}}.dump());
+  if (docs.empty() || !docs[0].contains("checkpoint") || !docs[0]["checkpoint"].is_array() ||
+      docs[0]["checkpoint"].empty())
+    return -1;
+  return std::stoll(docs[0]["checkpoint"][0].get<std::string>());
+}
+
+long long line_count(const std::string& s) {
+  long long n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+// The collection `big` equals MySQL's table: same count, each id once, every document's values right.
+void check_big_equals_mysql(rig::Scratch& db) {
+  const auto rows = db.query("SELECT id, v, s FROM big ORDER BY id");
+  std::map<long long, std::pair<long long, std::string>> expected;
+  for (const auto& r : rows) expected[std::stoll(r[0])] = {std::stoll(r[1]), r[2]};
+  REQUIRE(db.count("big") == static_cast<long long>(expected.size()));
+  const auto distinct = db.command(R"({"distinct": "big", "key": "id"})");
+  INFO("distinct reply error: " << distinct.value("_error", ""));
+  REQUIRE(distinct.contains("values"));
+  CHECK(distinct["values"].size() == expected.size());
+  std::set<long long> seen;
+  long long wrong = 0, duplicates = 0;
+  for (const auto& d : db.find("big")) {
+    const long long id = std::stoll(d["id"]["$numberInt"].get<std::string>());
+    if (!seen.insert(id).second) ++duplicates;
+    const auto it = expected.find(id);
+    if (it == expected.end() || d["v"] != i32(it->second.first) || d["s"] != it->second.second) {
+      if (++wrong <= 5) UNSCOPED_INFO("unexpected document " << d.dump());
+    }
+  }
+  CHECK(duplicates == 0);
+  CHECK(wrong == 0);
+  CHECK(seen.size() == expected.size());
+}
+
+}  // namespace
+
+TEST_CASE("sync lock: of two concurrent sync runs one exits 75 naming the holder and the data is intact",
+          "[sync][lock]") {
+  rig::Scratch db("lock");
+  constexpr long long kRows = 100000;
+  make_big(db, 1, kRows);
+  const auto env = db.env();
+
+  // Both start at once: the lease decides, not who happens to start first.
+  Child a({"--json", "sync"}, env);
+  Child b({"--json", "sync"}, env);
+  REQUIRE(a.wait(300s));
+  REQUIRE(b.wait(300s));
+  INFO("a: exit " << a.code() << " after " << a.seconds() << "s, stderr: " << a.err());
+  INFO("b: exit " << b.code() << " after " << b.seconds() << "s, stderr: " << b.err());
+  REQUIRE(((a.code() == 0 && b.code() == 75) || (a.code() == 75 && b.code() == 0)));
+  Child& winner = a.code() == 0 ? a : b;
+  Child& loser = a.code() == 0 ? b : a;
+
+  const std::string err = loser.err();
+  CHECK(err.rfind(kHeld, 0) == 0);
+  CHECK(line_count(err) == 1);
+  CHECK(err.find(winner.owner()) != std::string::npos);  // names the holder, host:pid
+  CHECK(loser.seconds() < winner.seconds());             // it did not wait for the other to finish
+
+  const auto j = json::parse(winner.out());
+  CHECK(j["status"] == "success");
+  CHECK(j["tables"]["big"]["records_synced"] == kRows);
+  CHECK(lease(db).is_null());  // released at exit
+  check_big_equals_mysql(db);
+
+  // The same while a run is visibly under way: a second run started later is refused as well.
+  db.sql("UPDATE big SET v = v + 1");
+  Child c({"sync", "--full"}, env);
+  REQUIRE(eventually([&] { return lease(db).is_object() || !c.running(); }, 30s));
+  REQUIRE(c.running());
+  CHECK(lease(db)["owner"] == c.owner());
+  const auto late = rig::run({"sync"}, env);
+  CHECK(late.code == 75);
+  CHECK(late.err.rfind(kHeld, 0) == 0);
+  CHECK(late.err.find(c.owner()) != std::string::npos);
+  REQUIRE(c.wait(300s));
+  INFO("c stderr: " << c.err());
+  CHECK(c.code() == 0);
+  CHECK(lease(db).is_null());
+  check_big_equals_mysql(db);
+}
+
+TEST_CASE("sync lock: an expired lease of another host is taken over and released at the end", "[sync][lock]") {
+  rig::Scratch db("lock");
+  make_big(db, 1, 100);
+  insert_lease(db, "otherhost:1", now_ms() - 60000);
+
+  const auto r = rig::run({"--json", "sync"}, db.env());
+  INFO("stderr: " << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.json()["tables"]["big"]["records_synced"] == 100);
+  CHECK(db.count("big") == 100);
+  CHECK(db.count("_sync_lock") == 0);
+}
+
+TEST_CASE("sync lock: a live lease of another host makes sync exit 75 at once and touch nothing", "[sync][lock]") {
+  rig::Scratch db("lock");
+  make_big(db, 1, 100);
+  insert_lease(db, "otherhost:1", now_ms() + 600000);
+
+  const auto r = rig::run({"sync"}, db.env());
+  INFO("stderr: " << r.err);
+  CHECK(r.code == 75);
+  CHECK(r.err.rfind(kHeld, 0) == 0);
+  CHECK(r.err.find("otherhost:1") != std::string::npos);
+  CHECK(line_count(r.err) == 1);
+  CHECK(r.seconds < 10);
+  CHECK(db.count("big") == 0);
+  CHECK(db.count("_sync_metadata") == 0);
+  const auto l = lease(db);
+  CHECK(l["owner"] == "otherhost:1");  // not stolen, not released by the loser
+
+  // --json: the error still goes to stderr as one line, with exit 75.
+  const auto rj = rig::run({"--json", "sync"}, db.env());
+  CHECK(rj.code == 75);
+  CHECK(rj.err.rfind(kHeld, 0) == 0);
+}
+
+TEST_CASE("sync lock: --wait waits for the holder and exits 75 when it outlives the wait and succeeds when it expires",
+          "[sync][lock]") {
+  rig::Scratch db("lock");
+  make_big(db, 1, 100);
+
+  SECTION("still held after the wait: exit 75 after about the wait") {
+    insert_lease(db, "otherhost:1", now_ms() + 600000);
+    const auto r = rig::run({"sync", "--wait=5s"}, db.env());
+    INFO("stderr: " << r.err);
+    CHECK(r.code == 75);
+    CHECK(r.err.find(kHeld) != std::string::npos);
+    CHECK(r.err.find("otherhost:1") != std::string::npos);
+    CHECK(r.seconds >= 4.5);
+    CHECK(r.seconds < 12);
+    CHECK(db.count("big") == 0);
+    CHECK(lease(db)["owner"] == "otherhost:1");
+  }
+  SECTION("the holder's lease expires in 2 s: the waiting run then takes it and syncs") {
+    const auto inserted = std::chrono::steady_clock::now();
+    insert_lease(db, "otherhost:1", now_ms() + 2000);
+    const auto r = rig::run({"--json", "sync", "--wait=10s"}, db.env());
+    const double since_insert =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - inserted).count();
+    INFO("stderr: " << r.err);
+    REQUIRE(r.code == 0);
+    CHECK(r.json()["tables"]["big"]["records_synced"] == 100);
+    CHECK(since_insert >= 2.0);  // it did wait for the expiry
+    CHECK(r.seconds < 8);        // and not for the whole --wait
+    CHECK(db.count("big") == 100);
+    CHECK(db.count("_sync_lock") == 0);
+  }
+}
+
+TEST_CASE("sync lock: kill -9 during a full sync then a rerun resumes from the checkpoint and equals MySQL exactly",
+          "[sync][lock][resume]") {
+  rig::Scratch db("kill");
+  // A first successful sync of a small table, so the killed run is an interrupted full resync.
+  make_big(db, 1, 10);
+  const TempFile cfg(db.name() + "_ttl.toml", "[sync]\nlock_ttl = \"10s\"\n");
+  const auto env = with_env(db.env(), {{"SYNC_BATCH_SIZE", "500"}});
+  {
+    const auto r = rig::run({"--json", "--config", cfg.path, "sync"}, env);
+    INFO("stderr: " << r.err);
+    REQUIRE(r.code == 0);
+  }
+  constexpr long long kRows = 200000;
+  make_big(db, 11, kRows);
+
+  Child run({"--json", "--config", cfg.path, "sync", "--full"}, env);
+  // Mid-way: a few batches acknowledged and recorded, most of the table still to go.
+  REQUIRE(eventually([&] { return checkpoint_of(db, "big") >= 5000 || !run.running(); }, 60s));
+  REQUIRE(run.running());
+  run.kill_group(SIGKILL);
+  REQUIRE(run.wait(10s));
+  CHECK(run.code() == 128 + SIGKILL);
+
+  const long long checkpoint = checkpoint_of(db, "big");
+  INFO("checkpoint " << checkpoint);
+  REQUIRE(checkpoint > 0);
+  const long long copied = db.count("big");
+  INFO("copied before the kill: " << copied);
+  REQUIRE(copied < kRows);  // really mid-way
+  // Everything up to the checkpoint was acknowledged before it was recorded.
+  CHECK(db.count("big", json{{"id", {{"$lte", checkpoint}}}}.dump()) == checkpoint);
+  // The killed run could not release its lease.
+  CHECK(lease(db)["owner"] == run.owner());
+
+  // While it was down, rows went on both sides of the checkpoint; one changed beyond it.
+  const long long doomed_present = db.count("big", R"({"id": {"$in": [3, 4000, 190000]}})");
+  db.sql("DELETE FROM big WHERE id IN (3, 4000, 190000); UPDATE big SET s = 'changed' WHERE id = 199999");
+  const long long rest = std::stoll(db.query("SELECT COUNT(*) FROM big WHERE id > " + std::to_string(checkpoint))[0][0]);
+
+  const auto r = rig::run({"--json", "--config", cfg.path, "sync", "--wait=30s"}, env);
+  INFO("rerun stderr: " << r.err);
+  REQUIRE(r.code == 0);
+  const auto t = r.json()["tables"]["big"];
+  CHECK(t["status"] == "success");
+  CHECK(t["sync_type"] == "full");
+  CHECK(t["reason"] == "resuming an interrupted full sync");
+  CHECK(t["resumed"] == true);
+  // Only the rest was read: the rows beyond the checkpoint; the deleted rows that had been copied went.
+  CHECK(t["records_synced"] == rest);
+  CHECK(t["deleted"] == doomed_present);
+  CHECK(doomed_present >= 2);  // 3 and 4000 lie below the checkpoint
+  const auto meta = metadata_for(db, "big");
+  CHECK(meta["checkpoint"].is_null());
+  CHECK(meta["status"] == "success");
+  CHECK(db.count("_sync_lock") == 0);
+  check_big_equals_mysql(db);
+  CHECK(db.find("big", R"({"id": 199999})")[0]["s"] == "changed");
+}
+
+namespace {
+
+// Starts a first full sync of 200000 rows in small batches, sends `sig` once it is mid-way, and checks
+// the graceful stop: exit code, checkpoint, report, released lease. Returns the checkpoint.
+long long stop_mid_sync(rig::Scratch& db, int sig, int expected_code, long long rows) {
+  make_big(db, 1, rows);
+  const auto env = with_env(db.env(), {{"SYNC_BATCH_SIZE", "500"}});
+  Child run({"--json", "sync"}, env);
+  REQUIRE(eventually([&] { return checkpoint_of(db, "big") >= 2000 || !run.running(); }, 60s));
+  REQUIRE(run.running());
+  const auto signalled = std::chrono::steady_clock::now();
+  run.signal(sig);
+  REQUIRE(run.wait(30s));
+  const double to_exit = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+  INFO("stderr: " << run.err() << "\nstdout: " << run.out());
+  CHECK(run.code() == expected_code);
+  CHECK(to_exit < 5);  // finishes the batch under way, not the table
+
+  const auto meta = metadata_for(db, "big");
+  INFO("metadata: " << meta.dump());
+  REQUIRE(meta["checkpoint"].is_array());
+  REQUIRE(meta["checkpoint"].size() == 1);
+  const long long checkpoint = std::stoll(meta["checkpoint"][0].get<std::string>());
+  CHECK(checkpoint > 0);
+  CHECK(checkpoint < rows);
+  CHECK(meta["status"] == "failed");
+  CHECK(meta["error"].is_string());
+  if (meta["error"].is_string()) CHECK(meta["error"].get<std::string>().find("stopped by a signal") != std::string::npos);
+  // What the checkpoint says is there, is there; the lease is released.
+  CHECK(db.count("big", json{{"id", {{"$lte", checkpoint}}}}.dump()) == checkpoint);
+  CHECK(db.count("big") < rows);
+  CHECK(db.count("_sync_lock") == 0);
+  // The report on stdout says the table failed because of the stop.
+  const auto out = run.out();
+  if (!out.empty()) {
+    const auto j = json::parse(out);
+    CHECK(j["tables"]["big"]["status"] == "failed");
+    CHECK(j["tables"]["big"].value("error", "").find("stopped by a signal") != std::string::npos);
+  }
+  return checkpoint;
+}
+
+}  // namespace
+
+TEST_CASE("sync stop: SIGTERM during a full sync saves the checkpoint and releases the lock and exits 143 and the "
+          "next run resumes",
+          "[sync][lock][resume]") {
+  rig::Scratch db("term");
+  constexpr long long kRows = 200000;
+  const long long checkpoint = stop_mid_sync(db, SIGTERM, 143, kRows);
+
+  const auto r = rig::run({"--json", "sync"}, with_env(db.env(), {{"SYNC_BATCH_SIZE", "5000"}}));
+  INFO("rerun stderr: " << r.err);
+  REQUIRE(r.code == 0);
+  const auto t = r.json()["tables"]["big"];
+  CHECK(t["sync_type"] == "full");
+  CHECK(t["resumed"] == true);
+  CHECK(t["reason"] == "resuming an interrupted full sync");
+  CHECK(t["records_synced"] == kRows - checkpoint);
+  CHECK(metadata_for(db, "big")["checkpoint"].is_null());
+  check_big_equals_mysql(db);
+}
+
+TEST_CASE("sync stop: SIGINT during a full sync saves the checkpoint and releases the lock and exits 130",
+          "[sync][lock][resume]") {
+  rig::Scratch db("int");
+  stop_mid_sync(db, SIGINT, 130, 100000);
+}
