@@ -129,6 +129,9 @@ int run(int argc, char** argv) {
   add_setting_flag(app, g, "--mongodb-database", "mongodb.database", "MongoDB database (MONGODB_DATABASE)", mg);
   add_setting_flag(app, g, "--mongodb-connect-timeout", "mongodb.connect_timeout", "e.g. 10s (MONGODB_CONNECT_TIMEOUT)", mg);
 
+  add_setting_flag(app, g, "--batch-size", "sync.batch_size", "rows per bulk write, 1 to 100000 (SYNC_BATCH_SIZE)",
+                   "Sync");
+
   Action action;
   add_test_connection(app, action);
   add_tables(app, action);

@@ -81,7 +81,7 @@ const std::vector<Setting>& settings() {
       {"mongodb.write_concern", Kind::string, "", false},
       {"sync.enabled", Kind::boolean, "SYNC_ENABLED", false},
       {"sync.interval", Kind::duration, "SYNC_INTERVAL", false, 1000, 31 * 86'400'000LL},
-      {"sync.batch_size", Kind::integer, "SYNC_BATCH_SIZE", false, 1, 100'000},
+      {"sync.batch_size", Kind::integer, "SYNC_BATCH_SIZE", true, 1, 100'000},
       {"sync.batch_bytes", Kind::integer, "", false, 1024 * 1024, 48 * 1000 * 1000},
       {"sync.tables", Kind::list, "SYNC_TABLES", true},
       {"sync.exclude", Kind::list, "SYNC_EXCLUDE", true},
