@@ -139,36 +139,6 @@ private:
   MYSQL* m_ = nullptr;
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  INFO("reading " << path);
-  REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (auto p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
-}
-
-// The Sakila fixture creates and uses a database named `sakila`: load it into the scratch database.
-void load_sakila(rig::Scratch& db) {
-  const std::string dir = std::string(MYSQL2MONGO_SOURCE_DIR) + "/tests/fixtures/sakila/";
-  std::string schema = read_text(dir + "sakila-schema.sql");
-  for (const char* line : {"DROP SCHEMA IF EXISTS sakila;", "CREATE SCHEMA sakila;", "USE sakila;"}) {
-    INFO("schema line " << line);
-    REQUIRE(schema.find(line) != std::string::npos);
-    replace_all(schema, line, "");
-  }
-  replace_all(schema, "sakila.", "");
-  std::string data = read_text(dir + "sakila-data.sql");
-  REQUIRE(data.find("USE sakila;") != std::string::npos);
-  replace_all(data, "USE sakila;", "");
-  const TempFile schema_file(db.name() + "-schema.sql", schema);
-  const TempFile data_file(db.name() + "-data.sql", data);
-  rig::load_sql_file(db.name(), schema_file.path);
-  rig::load_sql_file(db.name(), data_file.path);
-}
-
 }  // namespace
 
 TEST_CASE("sync incremental: 2000 rows updated by one statement share a timestamp across many batches and are "
@@ -587,7 +557,7 @@ TEST_CASE("sync incremental on Sakila: after updating one actor sync copies it i
           "with last_update is incremental",
           "[sync][incremental][sakila]") {
   rig::Scratch db("sakila");
-  load_sakila(db);
+  rig::load_sakila(db);
   const auto full = sync_ok(db, {"--full"});
   REQUIRE(full["successful_tables"] == 16);
 

@@ -18,7 +18,6 @@ namespace {
 
 using json = nlohmann::json;
 
-const std::string kFixtures = std::string(MYSQL2MONGO_SOURCE_DIR) + "/tests/fixtures/sakila/";
 
 const std::map<std::string, long long> kCounts = {
     {"actor", 200},        {"address", 603},  {"category", 16},     {"city", 600},        {"country", 109},
@@ -29,47 +28,6 @@ const std::map<std::string, long long> kCounts = {
 const std::vector<std::string> kViews = {"actor_info",     "customer_list",          "film_list",
                                          "nicer_but_slower_film_list", "sales_by_film_category",
                                          "sales_by_store", "staff_list"};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  INFO("reading " << path);
-  REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (auto p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
-}
-
-// The fixture files create and use a database named `sakila`; load them into the scratch database instead
-// (every test gets its own, so parallel runs never collide): drop the DROP/CREATE SCHEMA and USE lines and
-// the explicit `sakila.` qualifiers of the views.
-void load_sakila(rig::Scratch& db) {
-  std::string schema = read_file(kFixtures + "sakila-schema.sql");
-  for (const char* line : {"DROP SCHEMA IF EXISTS sakila;", "CREATE SCHEMA sakila;", "USE sakila;"}) {
-    INFO("schema line " << line);
-    REQUIRE(schema.find(line) != std::string::npos);
-    replace_all(schema, line, "");
-  }
-  replace_all(schema, "sakila.", "");
-  REQUIRE(schema.find("sakila.") == std::string::npos);
-  std::string data = read_file(kFixtures + "sakila-data.sql");
-  REQUIRE(data.find("USE sakila;") != std::string::npos);
-  replace_all(data, "USE sakila;", "");
-
-  const std::string schema_path = "/tmp/" + db.name() + "-schema.sql";
-  const std::string data_path = "/tmp/" + db.name() + "-data.sql";
-  std::ofstream(schema_path, std::ios::binary) << schema;
-  std::ofstream(data_path, std::ios::binary) << data;
-  struct Cleanup {
-    std::vector<std::string> paths;
-    ~Cleanup() {
-      for (const auto& p : paths) std::remove(p.c_str());
-    }
-  } cleanup{{schema_path, data_path}};
-  rig::load_sql_file(db.name(), schema_path);
-  rig::load_sql_file(db.name(), data_path);
-}
 
 std::set<std::string> keys_of(const json& object) {
   std::set<std::string> out;
@@ -112,7 +70,7 @@ TEST_CASE("sync --full of the Sakila sample: 16 tables with exact counts and no 
           "and keys and a second run that changes nothing",
           "[sync][sakila]") {
   rig::Scratch db("sakila");
-  load_sakila(db);
+  rig::load_sakila(db);
   // The load itself is complete: what MySQL holds matches the fixture's README.
   for (const auto& [table, n] : kCounts) {
     INFO("MySQL table " << table);

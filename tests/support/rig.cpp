@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <iterator>
 #include <poll.h>
 #include <random>
 #include <sys/wait.h>
@@ -294,6 +295,50 @@ void load_sql_file(const std::string& database, const std::string& path) {
                                       s.mysql_host, s.mysql_port, s.mysql_user, database, path);
   const int rc = std::system(cmd.c_str());
   if (rc != 0) throw std::runtime_error("rig: loading " + path + " failed");
+}
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  INFO("reading " << path);
+  REQUIRE(in.good());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (auto p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+}
+
+}  // namespace
+
+void load_sakila(Scratch& db) {
+  const std::string dir = std::string(MYSQL2MONGO_SOURCE_DIR) + "/tests/fixtures/sakila/";
+  // Drop the DROP/CREATE SCHEMA and USE lines and the explicit `sakila.` qualifiers of the views.
+  std::string schema = read_file(dir + "sakila-schema.sql");
+  for (const char* line : {"DROP SCHEMA IF EXISTS sakila;", "CREATE SCHEMA sakila;", "USE sakila;"}) {
+    INFO("schema line " << line);
+    REQUIRE(schema.find(line) != std::string::npos);
+    replace_all(schema, line, "");
+  }
+  replace_all(schema, "sakila.", "");
+  REQUIRE(schema.find("sakila.") == std::string::npos);
+  std::string data = read_file(dir + "sakila-data.sql");
+  REQUIRE(data.find("USE sakila;") != std::string::npos);
+  replace_all(data, "USE sakila;", "");
+
+  const std::string schema_path = "/tmp/" + db.name() + "-schema.sql";
+  const std::string data_path = "/tmp/" + db.name() + "-data.sql";
+  std::ofstream(schema_path, std::ios::binary) << schema;
+  std::ofstream(data_path, std::ios::binary) << data;
+  struct Cleanup {
+    std::vector<std::string> paths;
+    ~Cleanup() {
+      for (const auto& p : paths) std::remove(p.c_str());
+    }
+  } cleanup{{schema_path, data_path}};
+  load_sql_file(db.name(), schema_path);
+  load_sql_file(db.name(), data_path);
 }
 
 }  // namespace rig

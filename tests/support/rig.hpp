@@ -75,4 +75,8 @@ private:
 // Loads a .sql file through the mariadb client (handles DELIMITER, triggers, routines).
 void load_sql_file(const std::string& database, const std::string& path);
 
+// Loads tests/fixtures/sakila into the scratch database. The fixture creates and uses a database named
+// `sakila`; every test gets its own instead, so parallel runs never collide.
+void load_sakila(Scratch& db);
+
 }  // namespace rig
