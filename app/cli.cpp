@@ -136,6 +136,7 @@ int run(int argc, char** argv) {
   add_test_connection(app, action);
   add_tables(app, action);
   add_sync(app, action, &g_stop);
+  add_status(app, action);
 
   try {
     app.parse(argc, argv);
@@ -175,7 +176,7 @@ int run(int argc, char** argv) {
     lo.journald = std::getenv("JOURNAL_STREAM") != nullptr;
     Logger log(lo);
     mongoc.set_logger(&log);
-    Context ctx{cfg, log, g.json};
+    Context ctx{cfg, log, g.json, g.quiet};
     install_signal_handlers();
     int code = action(ctx);
     // Stopped by a signal after saving progress: the conventional 128+signal codes.

@@ -18,6 +18,7 @@ struct Context {
   const config::Config& cfg;
   Logger& log;
   bool json = false;
+  bool quiet = false;  // -q
 };
 
 using Action = std::function<int(Context&)>;
@@ -26,6 +27,7 @@ using Action = std::function<int(Context&)>;
 void add_test_connection(CLI::App& app, Action& action);
 void add_tables(CLI::App& app, Action& action);
 void add_sync(CLI::App& app, Action& action, std::atomic<int>* stop);
+void add_status(CLI::App& app, Action& action);
 
 // Prints a JSON document on stdout (the --json API).
 void print_json(const std::string& dumped);

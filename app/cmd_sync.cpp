@@ -1,10 +1,16 @@
 #include "cli.hpp"
 #include "mongo/lease.hpp"
+#include "ops/metrics.hpp"
+#include "ops/status.hpp"
 #include "ops/sync_run.hpp"
+#include "progress.hpp"
+#include "util/fs.hpp"
 #include "util/text.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include <csignal>
 
 namespace m2m::app {
 
@@ -19,6 +25,7 @@ struct SyncFlags {
   bool force_deletes = false;
   bool reconcile = false;
   std::optional<std::string> wait;
+  std::string metrics_file;
 };
 
 void print_plan_text(const std::vector<sync::TablePlan>& plan) {
@@ -78,6 +85,10 @@ void add_sync(CLI::App& app, Action& action, std::atomic<int>* stop) {
                                          "as long as it takes)")
       ->expected(0, 1)
       ->type_name("[=DUR]");
+  cmd->add_option("--metrics-file", flags->metrics_file,
+                  "write Prometheus metrics here at the end of the run (atomically; for node-exporter's textfile "
+                  "collector)")
+      ->type_name("FILE");
   cmd->callback([&action, flags, stop] {
     action = [flags, stop](Context& ctx) {
       if (!ctx.cfg.sync.enabled) {
@@ -109,10 +120,41 @@ void add_sync(CLI::App& app, Action& action, std::atomic<int>* stop) {
           throw Error(Exit::usage, fmt::format("--wait {}: not a duration; use e.g. 30s, 10m or 1h", *flags->wait));
         }
       }
-      const auto outcome = ops::run_sync(ctx.cfg, o, ctx.log);
-      if (stop->load() == mongo::kLeaseLost)
-        throw Error(Exit::tempfail, "the run lock was taken over by another run while this one was working; it stopped");
+      Progress progress(ctx.quiet || ctx.json);
+      if (progress.active())
+        o.progress = [&progress](const std::string& t, std::uint64_t done, std::uint64_t total) {
+          progress.update(t, done, total);
+        };
+      const std::int64_t start = now_epoch_ms();
+      // The metrics file records every run, including one that stopped with an error.
+      auto write_metrics = [&](int code, const sync::RunReport* report) {
+        if (flags->metrics_file.empty() || o.dry_run) return;
+        ops::RunMetrics m;
+        m.start_ms = start;
+        m.end_ms = now_epoch_ms();
+        m.exit_code = code;
+        m.report = report;
+        m.tables = ops::try_load_tables(ctx.cfg, ctx.log);
+        const auto text = ops::render_metrics(m, read_file(flags->metrics_file));
+        if (auto st = write_file_atomically(flags->metrics_file, text, "--metrics-file"); !st)
+          ctx.log.error("{}", st.failure().message);
+      };
+      auto signal_code = [&](int fallback) {
+        const int sig = stop->load();
+        return sig == SIGINT || sig == SIGTERM ? 128 + sig : fallback;
+      };
+      std::optional<ops::SyncOutcome> result;
+      try {
+        result = ops::run_sync(ctx.cfg, o, ctx.log);
+        if (stop->load() == mongo::kLeaseLost)
+          throw Error(Exit::tempfail, "the run lock was taken over by another run while this one was working; it stopped");
+      } catch (const Error& e) {
+        write_metrics(signal_code(static_cast<int>(e.code())), result ? &result->report : nullptr);
+        throw;
+      }
+      const auto& outcome = *result;
       const auto& r = outcome.report;
+      write_metrics(signal_code(static_cast<int>(r.exit_code())), &r);
       if (o.dry_run) {
         if (ctx.json) {
           auto j = sync::to_json(r);

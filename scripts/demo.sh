@@ -94,5 +94,7 @@ step "Changing one actor in MySQL; the next (incremental) run copies just that"
 "${mysql[@]}" sakila -e "UPDATE actor SET first_name = 'PENELOPE-DEMO' WHERE actor_id = 1"
 run -v sync
 run --json sync --tables actor
+run status
+run status --check
 
 step "Demo finished; stopping the servers"

@@ -90,7 +90,7 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
         const bool repeated = d.reason.rfind("Table has no timestamp", 0) == 0 && view && view->ever_succeeded;
         if (d.warn && attempt == 1) log.write(repeated ? LogLevel::info : LogLevel::warning,
                                               fmt::format("table {}: {}", plan.table.name, d.reason));
-        sync::TableContext ctx{conn, client, db, cfg, wc, meta, log, options.force_deletes, options.stop};
+        sync::TableContext ctx{conn, client, db, cfg, wc, meta, log, options.force_deletes, options.stop, options.progress};
         log.info("table {}: {} sync into {}{}", plan.table.name, d.incremental ? "incremental" : "full",
                  plan.collection, d.reason.empty() ? "" : " (" + d.reason + ")");
         t = d.incremental ? sync::incremental_sync(ctx, plan, **prior, options.reconcile)

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <optional>
 
 namespace m2m::ops {
@@ -23,6 +24,8 @@ struct SyncOptions {
   std::optional<std::chrono::milliseconds> wait;  // wait for the run lock (max(): forever)
   // Set by the signal handler (signal number) or by a lost lease (-1): stop after the current batch.
   std::atomic<int>* stop = nullptr;
+  // Progress after every acknowledged batch (table, rows done, rows expected or 0); app draws it.
+  std::function<void(const std::string&, std::uint64_t, std::uint64_t)> progress;
 };
 
 struct SyncOutcome {

@@ -76,7 +76,7 @@ using OnAck = std::function<Status(const std::vector<std::string>& last)>;
 
 Status copy_ordered(TableContext& ctx, const TablePlan& plan, const std::vector<std::size_t>& order,
                     std::optional<std::vector<std::string>> after, const MakeSql& make_sql, const OnAck& on_ack,
-                    TableReport& report) {
+                    TableReport& report, std::uint64_t expected_rows) {
   const std::string where = fmt::format("MongoDB collection {}", plan.collection);
   mongo::BulkWriter writer(ctx.mongo, ctx.db, plan.collection, ctx.wc, static_cast<std::size_t>(ctx.cfg.sync.batch_size),
                            static_cast<std::size_t>(ctx.cfg.sync.batch_bytes), where);
@@ -92,6 +92,7 @@ Status copy_ordered(TableContext& ctx, const TablePlan& plan, const std::vector<
     if (auto st = writer.flush(); !st) return st;
     report.records_synced += pending_rows;
     pending_rows = 0;
+    if (ctx.progress) ctx.progress(plan.table.name, report.records_synced, expected_rows);
     return on_ack(last);
   };
 
@@ -479,7 +480,7 @@ TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optio
             return select_chunk(plan, after, kChunkRows, [&](std::string_view v) { return ctx.mysql.literal(v); });
           },
           [&](const std::vector<std::string>& last) { return ctx.meta.save_field(plan.table.name, "checkpoint", last); },
-          report);
+          report, plan.table.row_estimate);
     // The copy reached the end of the table: a later failure (of the delete step, say) must not make the
     // next run "resume" after the last key and copy nothing.
     if (st && !stop_requested(ctx)) st = ctx.meta.save_field(plan.table.name, "checkpoint", std::nullopt);
@@ -562,13 +563,13 @@ TableReport incremental_sync(TableContext& ctx, const TablePlan& plan, const mon
           if (mark_out.empty() || last[0] >= mark_out[0]) mark_out = last;
           return ctx.meta.save_field(plan.table.name, "high_water_mark", stored_mark());
         },
-        report);
+        report, 0);
   // 2. Rows whose change column is NULL: no time to compare, so they are copied on every run.
   if (st && !stop_requested(ctx))
     st = copy_ordered(
         ctx, plan, plan.key, std::nullopt,
         [&](const auto& after) { return select_null_changed(plan, after, kChunkRows, quote); },
-        [](const std::vector<std::string>&) { return success(); }, report);
+        [](const std::vector<std::string>&) { return success(); }, report, 0);
   // 3. Deletes are invisible to timestamps: reconcile keys every sync.reconcile_every runs or on request.
   const bool reconcile_now =
       reconcile || (ctx.cfg.sync.reconcile_every > 0 && prior.runs_since_reconcile + 1 >= ctx.cfg.sync.reconcile_every);

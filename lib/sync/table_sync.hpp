@@ -12,6 +12,7 @@
 #include "util/log.hpp"
 
 #include <atomic>
+#include <functional>
 #include <optional>
 
 namespace m2m::sync {
@@ -26,6 +27,8 @@ struct TableContext {
   Logger& log;
   bool force_deletes = false;
   const std::atomic<int>* stop = nullptr;  // non-zero: a signal asked us to stop after the current batch
+  // Called after every acknowledged batch: table, rows done, rows expected (an estimate; 0 if unknown).
+  std::function<void(const std::string&, std::uint64_t, std::uint64_t)> progress;
 };
 
 // Full sync of one table; never throws for data or server errors (they go into the report).

@@ -1,0 +1,60 @@
+#include "progress.hpp"
+
+#include "util/text.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <unistd.h>
+
+namespace m2m::app {
+
+Progress::Progress(bool quiet) {
+  active_ = !quiet && ::isatty(STDERR_FILENO) == 1;
+  const char* term = std::getenv("TERM");
+  const char* no_color = std::getenv("NO_COLOR");
+  plain_ = (no_color && *no_color) || !term || std::strcmp(term, "dumb") == 0;
+}
+
+Progress::~Progress() { finish_line(); }
+
+void Progress::finish_line() {
+  if (active_ && !table_.empty()) {
+    std::fputc('\n', stderr);
+    std::fflush(stderr);
+  }
+  table_.clear();
+}
+
+void Progress::update(const std::string& table, std::uint64_t done, std::uint64_t total) {
+  if (!active_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (table != table_) {
+    finish_line();
+    table_ = table;
+    table_start_ = now;
+  } else if (now - last_draw_ < std::chrono::milliseconds(200)) {
+    return;
+  }
+  last_draw_ = now;
+  const double secs = std::chrono::duration<double>(now - table_start_).count();
+  const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+  std::string line;
+  if (total > done && rate > 0) {
+    // TABLE_ROWS is InnoDB's estimate: the share and the ETA are approximate, and capped at 99 %.
+    const auto pct = std::min<std::uint64_t>(99, done * 100 / total);
+    const auto eta = std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(total - done) / rate * 1000));
+    line = fmt::format("{}: {} / ~{} rows ({}%), {:.0f} rows/s, ETA {}", table, done, total, pct, rate,
+                       format_duration(eta));
+  } else {
+    line = fmt::format("{}: {} rows, {:.0f} rows/s", table, done, rate);
+  }
+  // \r returns to the start of the line; ESC[K clears what a longer previous line left behind.
+  if (plain_) fmt::print(stderr, "\r{:<78}", line);
+  else fmt::print(stderr, "\r{}\x1b[K", line);
+  std::fflush(stderr);
+}
+
+}  // namespace m2m::app

@@ -1,0 +1,90 @@
+#include "ops/metrics.hpp"
+
+#include <fmt/format.h>
+
+#include <functional>
+#include <sstream>
+
+namespace m2m::ops {
+
+std::string escape_label(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+namespace {
+
+std::optional<double> previous_value(const std::optional<std::string>& text, const std::string& name) {
+  if (!text) return std::nullopt;
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name + " ", 0) == 0) {
+      try {
+        return std::stod(line.substr(name.size() + 1));
+      } catch (...) {
+        return std::nullopt;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+void metric(std::string& out, const char* name, const char* type, const char* help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+}  // namespace
+
+std::string render_metrics(const RunMetrics& m, const std::optional<std::string>& previous) {
+  std::string out;
+  const double end_s = static_cast<double>(m.end_ms) / 1000.0;
+  metric(out, "mysql2mongo_last_run_timestamp_seconds", "gauge", "When the last sync run ended (Unix time).");
+  out += fmt::format("mysql2mongo_last_run_timestamp_seconds {:.3f}\n", end_s);
+  metric(out, "mysql2mongo_last_run_duration_seconds", "gauge", "How long the last sync run took.");
+  out += fmt::format("mysql2mongo_last_run_duration_seconds {:.3f}\n", static_cast<double>(m.end_ms - m.start_ms) / 1000.0);
+  metric(out, "mysql2mongo_last_run_exit_code", "gauge", "Exit code of the last sync run (see mysql2mongo(1)).");
+  out += fmt::format("mysql2mongo_last_run_exit_code {}\n", m.exit_code);
+  metric(out, "mysql2mongo_last_success_timestamp_seconds", "gauge", "When a sync run last ended with exit code 0.");
+  const auto carried = previous_value(previous, "mysql2mongo_last_success_timestamp_seconds");
+  out += fmt::format("mysql2mongo_last_success_timestamp_seconds {:.3f}\n",
+                     m.exit_code == 0 ? end_s : carried.value_or(0.0));
+  if (m.report) {
+    metric(out, "mysql2mongo_last_run_records_synced", "gauge", "Rows copied by the last sync run, all tables.");
+    out += fmt::format("mysql2mongo_last_run_records_synced {}\n", m.report->total_records());
+    metric(out, "mysql2mongo_last_run_failed_tables", "gauge", "Tables that failed in the last sync run.");
+    out += fmt::format("mysql2mongo_last_run_failed_tables {}\n", m.report->failed());
+  }
+  if (m.tables.empty()) return out;
+  struct PerTable {
+    const char* name;
+    const char* help;
+    std::function<double(const mongo::TableState&)> value;
+  };
+  const PerTable per_table[] = {
+      {"mysql2mongo_table_rows_synced", "Rows copied by the table's last sync.",
+       [](const auto& t) { return static_cast<double>(t.records_synced); }},
+      {"mysql2mongo_table_rows_deleted", "Documents deleted by the table's last sync.",
+       [](const auto& t) { return static_cast<double>(t.rows_deleted); }},
+      {"mysql2mongo_table_lossy_values", "Values converted lossily by the table's last sync.",
+       [](const auto& t) { return static_cast<double>(t.lossy_total); }},
+      {"mysql2mongo_table_last_success_timestamp_seconds", "When the table last synced successfully (0: never).",
+       [](const auto& t) { return static_cast<double>(t.last_success_ms) / 1000.0; }},
+      {"mysql2mongo_table_up", "1 if the table's last sync succeeded, else 0.",
+       [](const auto& t) { return t.status == "success" ? 1.0 : 0.0; }},
+  };
+  for (const auto& p : per_table) {
+    metric(out, p.name, "gauge", p.help);
+    for (const auto& t : m.tables)
+      out += fmt::format("{}{{table=\"{}\"}} {}\n", p.name, escape_label(t.table_name), p.value(t));
+  }
+  return out;
+}
+
+}  // namespace m2m::ops

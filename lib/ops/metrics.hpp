@@ -1,0 +1,28 @@
+// Prometheus text format for node-exporter's textfile collector, written at the end of every `sync`.
+#pragma once
+
+#include "mongo/metadata.hpp"
+#include "sync/report.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace m2m::ops {
+
+struct RunMetrics {
+  std::int64_t start_ms = 0;
+  std::int64_t end_ms = 0;
+  int exit_code = 0;
+  std::vector<mongo::TableState> tables;  // from _sync_metadata after the run (empty if unreadable)
+  const sync::RunReport* report = nullptr;  // this run's figures, if it got as far as syncing
+};
+
+// `previous` is the file's current content: the last success time of the run carries over when this
+// run did not succeed.
+std::string render_metrics(const RunMetrics& m, const std::optional<std::string>& previous);
+
+// A label value with \, " and newline escaped as the text format requires.
+std::string escape_label(std::string_view value);
+
+}  // namespace m2m::ops

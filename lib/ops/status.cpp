@@ -1,0 +1,128 @@
+#include "ops/status.hpp"
+
+#include "mongo/client.hpp"
+#include "mongo/lease.hpp"
+#include "util/text.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace m2m::ops {
+
+std::size_t StatusReport::failed() const {
+  return static_cast<std::size_t>(std::count_if(tables.begin(), tables.end(), [](const auto& t) { return t.status != "success"; }));
+}
+
+std::size_t StatusReport::never_succeeded() const {
+  return static_cast<std::size_t>(std::count_if(tables.begin(), tables.end(), [](const auto& t) { return t.last_success_ms == 0; }));
+}
+
+std::optional<std::chrono::milliseconds> StatusReport::oldest_success_age() const {
+  if (tables.empty() || never_succeeded()) return std::nullopt;
+  std::int64_t oldest = now_ms;
+  for (const auto& t : tables) oldest = std::min(oldest, t.last_success_ms);
+  return std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms - oldest));
+}
+
+StatusReport load_status(const config::Config& cfg, Logger& log) {
+  StatusReport r;
+  r.database = cfg.mongo_database();
+  auto pool = mongo::Pool::open(cfg.mongodb, log).or_throw();
+  auto client = pool->acquire();
+  mongo::MetadataStore meta(client, r.database, pool->where());
+  r.tables = meta.load_all().or_throw();
+  r.now_ms = now_epoch_ms();
+
+  // A live lease means a run is working right now.
+  mongoc_collection_t* coll = mongoc_client_get_collection(client.get(), r.database.c_str(), mongo::kLockCollection);
+  mongo::Bson filter;
+  mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(coll, filter.get(), nullptr, nullptr);
+  const bson_t* doc;
+  if (mongoc_cursor_next(cursor, &doc)) {
+    bson_iter_t it;
+    std::string owner;
+    std::int64_t expires = 0;
+    if (bson_iter_init_find(&it, doc, "owner") && BSON_ITER_HOLDS_UTF8(&it)) owner = bson_iter_utf8(&it, nullptr);
+    if (bson_iter_init_find(&it, doc, "expires_at") && BSON_ITER_HOLDS_DATE_TIME(&it)) expires = bson_iter_date_time(&it);
+    if (expires > r.now_ms) r.lock_holder = owner;
+  }
+  mongoc_cursor_destroy(cursor);
+  mongoc_collection_destroy(coll);
+  return r;
+}
+
+std::vector<mongo::TableState> try_load_tables(const config::Config& cfg, Logger& log) {
+  auto pool = mongo::Pool::open(cfg.mongodb, log);
+  if (!pool) return {};
+  auto client = (*pool)->acquire();
+  mongo::MetadataStore meta(client, cfg.mongo_database(), (*pool)->where());
+  auto tables = meta.load_all();
+  return tables ? *tables : std::vector<mongo::TableState>{};
+}
+
+nlohmann::ordered_json to_json(const StatusReport& r, const config::Config& cfg) {
+  nlohmann::ordered_json j;
+  nlohmann::ordered_json scheduler;
+  // The seed ran its own scheduler; here cron or a systemd timer runs `sync`. What is left to report is
+  // whether a run is working now, and the interval the shipped units use.
+  scheduler["running"] = r.lock_holder.has_value();
+  scheduler["type"] = "external (systemd timer or cron)";
+  scheduler["interval_seconds"] = cfg.sync.interval.count() / 1000;
+  scheduler["lock_holder"] = r.lock_holder ? nlohmann::ordered_json(*r.lock_holder) : nlohmann::ordered_json(nullptr);
+  j["scheduler"] = scheduler;
+
+  nlohmann::ordered_json data;
+  data["total_tables"] = r.tables.size();
+  data["failed_tables"] = r.failed();
+  nlohmann::ordered_json tables = nlohmann::ordered_json::object();
+  for (const auto& t : r.tables) {
+    nlohmann::ordered_json e;
+    e["last_sync_time"] = t.last_sync_time;
+    e["sync_type"] = t.sync_type;
+    e["records_synced"] = t.records_synced;
+    e["status"] = t.status;
+    e["duration_seconds"] = t.duration_seconds;
+    e["collection"] = t.collection;
+    e["last_success_time"] = t.last_success_ms ? nlohmann::ordered_json(iso8601_utc(t.last_success_ms)) : nlohmann::ordered_json(nullptr);
+    e["age_seconds"] = t.last_success_ms ? nlohmann::ordered_json((r.now_ms - t.last_success_ms) / 1000) : nlohmann::ordered_json(nullptr);
+    e["rows_deleted"] = t.rows_deleted;
+    e["lossy_total"] = t.lossy_total;
+    e["error"] = t.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(t.error);
+    tables[t.table_name] = e;
+  }
+  data["tables"] = tables;
+  j["sync_data"] = data;
+  return j;
+}
+
+CheckResult check_unknown(const std::string& why) { return {3, "MYSQL2MONGO UNKNOWN - " + why}; }
+
+CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::chrono::milliseconds crit) {
+  if (r.tables.empty()) return check_unknown(fmt::format("no sync recorded in {}._sync_metadata yet", r.database));
+  const auto age = r.oldest_success_age();
+  const std::int64_t age_s = age ? age->count() / 1000 : -1;
+  const std::string perf = fmt::format("age={}s;{};{} tables={} failed={}", std::max<std::int64_t>(age_s, 0),
+                                       warn.count() / 1000, crit.count() / 1000, r.tables.size(), r.failed());
+  int code = 0;
+  std::string detail;
+  if (!age) {
+    code = 2;
+    std::vector<std::string> names;
+    for (const auto& t : r.tables)
+      if (!t.last_success_ms) names.push_back(t.table_name);
+    detail = fmt::format("{} of {} tables never synced successfully ({})", names.size(), r.tables.size(), join(names, ", "));
+  } else {
+    std::vector<std::string> failed;
+    for (const auto& t : r.tables)
+      if (t.status != "success") failed.push_back(t.table_name);
+    detail = fmt::format("{} tables, oldest sync {} ago", r.tables.size(), format_duration(*age));
+    if (*age > crit) code = 2;
+    else if (*age > warn || !failed.empty()) code = 1;
+    if (!failed.empty()) detail += fmt::format(", last run failed for {}", join(failed, ", "));
+  }
+  static const char* names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+  return {code, fmt::format("MYSQL2MONGO {} - {} | {}", names[code], detail, perf)};
+}
+
+}  // namespace m2m::ops

@@ -1,0 +1,53 @@
+// `status`: what _sync_metadata says about each table, and the Nagios/Icinga check built on it.
+#pragma once
+
+#include "config/config.hpp"
+#include "mongo/metadata.hpp"
+#include "util/log.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace m2m::ops {
+
+struct StatusReport {
+  std::string database;                  // MongoDB database
+  std::vector<mongo::TableState> tables; // by table name
+  std::optional<std::string> lock_holder;  // a live run's "host:pid"
+  std::int64_t now_ms = 0;
+
+  std::size_t failed() const;
+  // The oldest last-success age among the tables (nullopt when a table never succeeded or none exist).
+  std::optional<std::chrono::milliseconds> oldest_success_age() const;
+  std::size_t never_succeeded() const;
+};
+
+// Reads the metadata (MongoDB only: it works while MySQL is down). Throws Error when it cannot.
+StatusReport load_status(const config::Config& cfg, Logger& log);
+
+// The per-table metadata, or nothing when it cannot be read (for the metrics file after a failed run).
+std::vector<mongo::TableState> try_load_tables(const config::Config& cfg, Logger& log);
+
+// The seed's status response: "scheduler" (here: the lock and the interval the timer uses) and
+// "sync_data" {total_tables, tables{name: {last_sync_time, sync_type, records_synced, status,
+// duration_seconds, ...}}}, extended.
+nlohmann::ordered_json to_json(const StatusReport& r, const config::Config& cfg);
+
+struct CheckResult {
+  int code = 3;          // Nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+  std::string line;      // "MYSQL2MONGO OK - 16 tables, oldest sync 4m ago | age=240s;3600;10800 ..."
+};
+
+// OK when every table succeeded recently; WARNING when the oldest success is older than `warn` or a
+// table's last run failed; CRITICAL when older than `crit` or a table never succeeded; UNKNOWN when
+// nothing is recorded.
+CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::chrono::milliseconds crit);
+
+// UNKNOWN with the reason, for when the metadata cannot be read at all.
+CheckResult check_unknown(const std::string& why);
+
+}  // namespace m2m::ops
