@@ -42,6 +42,21 @@ std::optional<int> number(MYSQL_ROW row, int i) {
   return std::atoi(row[i]);
 }
 
+// Runs an information_schema query whose first column is TABLE_NAME and hands each row that belongs to
+// one of the tables being described to `fn`.
+template <typename Fn>
+Status for_each_row(Connection& conn, const std::string& sql, std::map<std::string, Table>& tables, Fn fn) {
+  auto rows = conn.query(sql);
+  if (!rows) return rows.failure();
+  while (MYSQL_ROW row = rows->next()) {
+    const auto* len = rows->lengths();
+    auto it = tables.find(text(row, len, 0));
+    if (it != tables.end()) fn(it->second, row, len);
+  }
+  if (rows->error()) return *rows->error();
+  return success();
+}
+
 }  // namespace
 
 Expected<std::vector<Table>> describe_tables(Connection& conn, const std::string& database,
@@ -57,16 +72,11 @@ Expected<std::vector<Table>> describe_tables(Connection& conn, const std::string
   const std::string schema = conn.literal(database);
 
   {
-    auto rows = conn.query(fmt::format(
+    auto st = for_each_row(conn, fmt::format(
         "SELECT TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
         "NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, COLLATION_NAME, EXTRA "
         "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} ORDER BY TABLE_NAME, ORDINAL_POSITION",
-        schema));
-    if (!rows) return rows.failure();
-    while (MYSQL_ROW row = rows->next()) {
-      const auto* len = rows->lengths();
-      auto it = tables.find(text(row, len, 0));
-      if (it == tables.end()) continue;
+        schema), tables, [](Table& t, MYSQL_ROW row, const unsigned long* len) {
       Column c;
       c.name = text(row, len, 1);
       c.ordinal = std::atoi(row[2]);
@@ -88,22 +98,16 @@ Expected<std::vector<Table>> describe_tables(Connection& conn, const std::string
         if (auto open = lower_type.find('('); open != std::string::npos)
           c.numeric_precision = std::atoi(lower_type.c_str() + open + 1);
       }
-      it->second.columns.push_back(std::move(c));
-    }
-    if (rows->error()) return *rows->error();
+      t.columns.push_back(std::move(c));
+    });
+    if (!st) return st.failure();
   }
 
   {
-    auto rows = conn.query(fmt::format(
+    auto st = for_each_row(conn, fmt::format(
         "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME FROM information_schema.STATISTICS "
         "WHERE TABLE_SCHEMA = {} ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
-        schema));
-    if (!rows) return rows.failure();
-    while (MYSQL_ROW row = rows->next()) {
-      const auto* len = rows->lengths();
-      auto it = tables.find(text(row, len, 0));
-      if (it == tables.end()) continue;
-      Table& t = it->second;
+        schema), tables, [](Table& t, MYSQL_ROW row, const unsigned long* len) {
       const std::string index = text(row, len, 1);
       const bool unique = std::string_view(row[2], len[2]) == "0";
       const std::string column = text(row, len, 3);
@@ -113,29 +117,23 @@ Expected<std::vector<Table>> describe_tables(Connection& conn, const std::string
         if (t.unique_keys.empty() || t.unique_keys.back().name != index) t.unique_keys.push_back(Index{index, true, {}});
         t.unique_keys.back().columns.push_back(column);
       }
-    }
-    if (rows->error()) return *rows->error();
+    });
+    if (!st) return st.failure();
   }
 
   {
-    auto rows = conn.query(fmt::format(
+    auto st = for_each_row(conn, fmt::format(
         "SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME "
         "FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = {} AND REFERENCED_TABLE_NAME IS NOT NULL "
         "ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
-        schema));
-    if (!rows) return rows.failure();
-    while (MYSQL_ROW row = rows->next()) {
-      const auto* len = rows->lengths();
-      auto it = tables.find(text(row, len, 0));
-      if (it == tables.end()) continue;
-      Table& t = it->second;
+        schema), tables, [](Table& t, MYSQL_ROW row, const unsigned long* len) {
       const std::string name = text(row, len, 1);
       if (t.foreign_keys.empty() || t.foreign_keys.back().name != name)
         t.foreign_keys.push_back(ForeignKey{name, {}, text(row, len, 3), {}});
       t.foreign_keys.back().columns.push_back(text(row, len, 2));
       t.foreign_keys.back().referenced_columns.push_back(text(row, len, 4));
-    }
-    if (rows->error()) return *rows->error();
+    });
+    if (!st) return st.failure();
   }
 
   // MariaDB: JSON columns are LONGTEXT guarded by CHECK (json_valid(`col`)). MySQL reports "json" itself,
