@@ -15,6 +15,8 @@ packages=(
   mariadb-server mariadb-client
   python3 python3-mongomock python3-mockupdb python3-pymongo
   openssl procps
+  # systemd-analyze, to verify the shipped units (the tests skip that check without it)
+  systemd
   # man pages and packaging
   scdoc groff-base man-db dpkg-dev file
 )

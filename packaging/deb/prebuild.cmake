@@ -1,0 +1,17 @@
+# Run by CPack (CPACK_PRE_BUILD_SCRIPTS) on the staged files, before the package is made: gzips the
+# manual pages and adds /usr/share/doc/mysql2mongo/copyright, as Debian policy asks.
+if(NOT CPACK_GENERATOR STREQUAL "DEB")
+  return()
+endif()
+set(root "${CPACK_TEMPORARY_INSTALL_DIRECTORY}")
+file(GLOB_RECURSE pages "${root}/usr/share/man/*")
+foreach(page ${pages})
+  if(NOT page MATCHES "\\.gz$" AND NOT IS_SYMLINK "${page}")
+    execute_process(COMMAND gzip -9 -n -f "${page}" RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "gzip ${page} failed")
+    endif()
+  endif()
+endforeach()
+file(MAKE_DIRECTORY "${root}/usr/share/doc/mysql2mongo")
+file(COPY_FILE "${CPACK_MYSQL2MONGO_LICENSE}" "${root}/usr/share/doc/mysql2mongo/copyright")
