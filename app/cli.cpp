@@ -51,12 +51,14 @@ struct Globals {
   bool quiet = false;
   bool json = false;
   std::map<std::string, std::string> flags;  // setting key -> value
+  std::map<std::string, std::string> flag_names;  // setting key -> the flag's name
   bool password_flag = false;
 };
 
 // A flag that sets a config setting: "--mysql-host" -> "mysql.host".
 void add_setting_flag(CLI::App& app, Globals& g, const std::string& name, const std::string& key,
                       const std::string& help, const std::string& group) {
+  g.flag_names[key] = name;
   app.add_option_function<std::string>(
          name, [&g, key](const std::string& v) { g.flags[key] = v; }, help)
       ->group(group)
@@ -64,7 +66,9 @@ void add_setting_flag(CLI::App& app, Globals& g, const std::string& name, const 
 }
 
 int print_error(const Globals& g, Exit code, const std::string& message) {
-  fmt::print(stderr, "mysql2mongo: error: {}\n", message);
+  // Under systemd, stderr goes to the journal: the priority prefix makes `journalctl -p err` find it.
+  if (std::getenv("JOURNAL_STREAM")) fmt::print(stderr, "<3>{}\n", message);
+  else fmt::print(stderr, "mysql2mongo: error: {}\n", message);
   if (g.json) {
     nlohmann::ordered_json j;
     j["status"] = "error";
@@ -163,6 +167,7 @@ int run(int argc, char** argv) {
     inputs.env_file = g.env_file;
     inputs.environment = config::environment_snapshot();
     inputs.flags = g.flags;
+    inputs.flag_names = g.flag_names;
     if (g.quiet) inputs.log_level = LogLevel::error;
     else if (g.verbose >= 2) inputs.log_level = LogLevel::debug;
     else if (g.verbose == 1) inputs.log_level = LogLevel::info;
@@ -188,6 +193,13 @@ int run(int argc, char** argv) {
     return code;
   } catch (const Error& e) {
     mongoc.set_logger(&bootstrap_log);
+    // A monitoring check reports whatever keeps it from looking (even a bad config) as UNKNOWN; a
+    // wrong command line stays a usage error, so whoever set up the check sees it at once.
+    if (auto* status = app.get_subcommand("status");
+        e.code() != Exit::usage && status->parsed() && status->count("--check")) {
+      fmt::print("MYSQL2MONGO UNKNOWN - {}\n", e.what());
+      return 3;
+    }
     // Stopped by a signal while waiting (for the lock, say): that is what the exit code must say.
     if (const int sig = g_stop.load(); sig == SIGINT || sig == SIGTERM)
       return print_error(g, static_cast<Exit>(128 + sig), fmt::format("stopped by {} ({})", sig == SIGINT ? "SIGINT" : "SIGTERM", e.what()));

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <cstdlib>
 
 namespace m2m::app {
 
@@ -172,8 +173,10 @@ void add_sync(CLI::App& app, Action& action, std::atomic<int>* stop) {
         print_json(sync::to_json(r).dump(2));
       } else if (r.failed() || ctx.log.on_stderr(LogLevel::info)) {
         // Under cron a successful run prints nothing; failures were logged on stderr already.
-        fmt::print(stderr, "sync {}: {} tables ok, {} failed, {} records synced, {} deleted in {:.1f}s\n", r.status(),
-                   r.succeeded(), r.failed(), r.total_records(), [&] {
+        // In the journal: a warning when tables failed, else information.
+        const char* prefix = std::getenv("JOURNAL_STREAM") ? (r.failed() ? "<4>" : "<6>") : "";
+        fmt::print(stderr, "{}sync {}: {} tables ok, {} failed, {} records synced, {} deleted in {:.1f}s\n", prefix,
+                   r.status(), r.succeeded(), r.failed(), r.total_records(), [&] {
                      std::uint64_t d = 0;
                      for (const auto& [n, t] : r.tables) d += t.deleted;
                      return d;

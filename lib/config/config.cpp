@@ -479,7 +479,7 @@ Config load(const Inputs& in) {
   for (const auto& [key, text] : in.flags) {
     const Setting* s = find_setting(key);
     if (!s || !s->flag) throw Error(Exit::internal, fmt::format("no flag setting named {}", key));
-    const std::string where = fmt::format("--{}", [&] {
+    const std::string where = in.flag_names.count(key) ? in.flag_names.at(key) : fmt::format("--{}", [&] {
       std::string f(key);
       for (auto& c : f) if (c == '.' || c == '_') c = '-';
       return f;

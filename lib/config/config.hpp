@@ -97,6 +97,8 @@ struct Inputs {
   std::map<std::string, std::string> environment;  // the process environment
   // Flag values by setting key ("mysql.host", "sync.batch_size", ...), as typed on the command line.
   std::map<std::string, std::string> flags;
+  // The flag each of those was given as ("sync.batch_size" -> "--batch-size"), for error messages.
+  std::map<std::string, std::string> flag_names;
   // Overrides the log level after everything else (-v, -q).
   std::optional<LogLevel> log_level;
 };

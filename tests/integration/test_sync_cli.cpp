@@ -78,3 +78,10 @@ TEST_CASE("a bad change_column or key_columns setting names the table and the co
   CHECK(r.err.find("[tables.t] key_columns: no column 'idx' in table 't'") != std::string::npos);
   std::remove(cfg.c_str());
 }
+
+TEST_CASE("status --check turns a configuration error into UNKNOWN, as monitoring expects", "[status][cli]") {
+  auto env = std::map<std::string, std::string>{{"MONGODB_URL", rig::servers().mongodb_url}};
+  const auto r = rig::run({"status", "--check"}, env);
+  CHECK(r.code == 3);
+  CHECK(r.out.rfind("MYSQL2MONGO UNKNOWN - no MySQL database configured", 0) == 0);
+}
