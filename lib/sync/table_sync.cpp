@@ -383,15 +383,39 @@ namespace {
 // Marks always start with the server's clock reading at the time the rows were read (see
 // incremental_sync for why).
 Expected<std::vector<std::string>> current_mark(TableContext& ctx, const TablePlan& plan) {
-  auto rows = ctx.mysql.query(fmt::format("SELECT NOW(6), MAX({}) FROM {}", mysql::quote_identifier(plan.change_column),
-                                          mysql::quote_identifier(plan.table.name)));
+  const std::string chg = mysql::quote_identifier(plan.change_column);
+  const std::string table = mysql::quote_identifier(plan.table.name);
+  // `settled`: the newest change is older than the lookback window, so no write in flight can still
+  // produce that time.
+  auto rows = ctx.mysql.query(fmt::format(
+      "SELECT NOW(6), MAX({0}), MAX({0}) < NOW(6) - INTERVAL {2} MICROSECOND FROM {1}", chg, table,
+      ctx.cfg.sync.lookback.count() * 1000));
   if (!rows) return rows.failure();
   MYSQL_ROW row = rows->next();
   if (!row) return rows->error() ? Expected<std::vector<std::string>>(*rows->error())
                                  : Failure{Exit::internal, "SELECT MAX() returned no row"};
   const auto* len = rows->lengths();
   std::vector<std::string> mark{std::string(row[0], len[0])};
-  if (row[1]) mark.emplace_back(row[1], len[1]);
+  if (!row[1]) return mark;
+  mark.emplace_back(row[1], len[1]);
+  const bool settled = row[2] && std::string_view(row[2], len[2]) == "1";
+  if (!settled) return mark;  // the time alone: rows at that time are read again by the next run
+  // Settled: the full mark (time, last key at that time) lets the next run start right after it instead
+  // of re-reading every row that shares the newest time (all of them, in a freshly loaded table).
+  std::vector<std::string> order;
+  for (const auto* c : key_columns(plan)) order.push_back(key_expression(*c) + " DESC");
+  std::vector<std::string> cols;
+  for (const auto& k : plan.key_columns()) cols.push_back(mysql::quote_identifier(k));
+  auto last = ctx.mysql.query(fmt::format("SELECT {} FROM {} WHERE {} = {} ORDER BY {} LIMIT 1", join(cols, ", "), table,
+                                          chg, ctx.mysql.literal(mark[1]), join(order, ", ")));
+  if (!last) return last.failure();
+  if (MYSQL_ROW k = last->next()) {
+    const auto* klen = last->lengths();
+    for (std::size_t i = 0; i < cols.size(); ++i) {
+      if (!k[i]) return mark;
+      mark.emplace_back(k[i], klen[i]);
+    }
+  }
   return mark;
 }
 

@@ -222,9 +222,9 @@ TEST_CASE("sync incremental: 55000 rows sharing one timestamp cross a keyset chu
 
   const auto second = sync_ok(db, {}, batches, cfg.path);
   CHECK(second["tables"]["wide"]["sync_type"] == "incremental");
-  // The 55000 changed rows, and row 60000 once more: the mark a full sync leaves is a time without a key,
-  // so rows at that very time are read again (once).
-  CHECK(second["tables"]["wide"]["records_synced"] == 55001);
+  // Exactly the 55000 changed rows: the full sync's newest time was settled (older than the lookback), so
+  // its mark carries the last key at that time and row 60000 is not read again.
+  CHECK(second["tables"]["wide"]["records_synced"] == 55000);
   const auto docs = docs_by_id(db, "wide");
   REQUIRE(docs.size() == 60000);
   long long wrong = 0;
@@ -475,18 +475,22 @@ TEST_CASE("sync incremental: fractional-second change columns keep their precisi
 
   const auto first = sync_ok(db, {}, {}, cfg.path);
   CHECK(first["tables"]["us"]["sync_type"] == "full");
+  // The newest times are long settled, so a full sync's mark is (time, last key at that time).
   const auto us_mark = metadata_for(db, "us")["high_water_mark"];
-  REQUIRE(us_mark.size() == 2);
+  REQUIRE(us_mark.size() == 3);
   CHECK(us_mark[1] == "2023-05-06 07:08:09.123456");
+  CHECK(us_mark[2] == "1");
   const auto ms_mark = metadata_for(db, "ms")["high_water_mark"];
-  REQUIRE(ms_mark.size() == 2);
+  REQUIRE(ms_mark.size() == 3);
   CHECK(ms_mark[1] == "2023-05-06 07:08:09.123");
+  CHECK(ms_mark[2] == "2");
 
   // One microsecond beyond the mark.
   db.sql("UPDATE us SET v = 20, updated_at = '2023-05-06 07:08:09.123457' WHERE id = 2");
   const auto second = sync_ok(db, {}, {}, cfg.path);
   CHECK(second["tables"]["us"]["sync_type"] == "incremental");
-  // Row 2, and row 1 whose time equals the mark (a mark without a key re-reads its own instant); not row 3.
+  // Row 2, and row 1 at the mark's own instant: for DATETIME (no zone) the lookback window is anchored at
+  // the mark and includes it, even with a lookback of 0; not row 3, which is older.
   CHECK(second["tables"]["us"]["records_synced"] == 2);
   CHECK(db.find("us", R"({"id": 2})")[0]["v"] == i32(20));
   const auto us_mark2 = metadata_for(db, "us")["high_water_mark"];
