@@ -33,15 +33,13 @@
 
 namespace {
 
+using rig::with_env;
+using rig::now_ms;
+using rig::insert_lease;
+
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-std::map<std::string, std::string> with_env(std::map<std::string, std::string> env,
-                                            const std::map<std::string, std::string>& extra) {
-  for (const auto& [k, v] : extra) env[k] = v;
-  return env;
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -69,11 +67,6 @@ std::string slurp(const std::string& path) {
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // A directory of its own under /tmp, removed with everything in it at the end.
@@ -132,21 +125,6 @@ json sync_ok(rig::Scratch& db, const std::vector<std::string>& extra = {},
   INFO("sync stderr: " << r.err);
   REQUIRE(r.code == 0);
   return r.json();
-}
-
-// The seed-era run lock document, held by `owner` until `expires_at_ms`.
-void insert_lease(rig::Scratch& db, const std::string& owner, long long expires_at_ms) {
-  nlohmann::ordered_json doc;
-  doc["_id"] = "sync";
-  doc["owner"] = owner;
-  doc["expires_at"] = {{"$date", {{"$numberLong", std::to_string(expires_at_ms)}}}};
-  doc["acquired_at"] = {{"$date", {{"$numberLong", std::to_string(now_ms() - 60000)}}}};
-  nlohmann::ordered_json cmd;
-  cmd["insert"] = "_sync_lock";
-  cmd["documents"] = nlohmann::ordered_json::array({doc});
-  const auto reply = db.command(cmd.dump());
-  INFO("insert reply: " << reply.dump());
-  REQUIRE_FALSE(reply.contains("_error"));
 }
 
 // A table whose first sync fails: its collection already holds two documents with the same key, so the

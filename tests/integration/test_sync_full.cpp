@@ -17,6 +17,9 @@
 
 namespace {
 
+using rig::metadata_for;
+using rig::TempFile;
+
 using json = nlohmann::json;
 
 json i32(long long v) { return {{"$numberInt", std::to_string(v)}}; }
@@ -62,13 +65,6 @@ std::set<std::string> data_collections(rig::Scratch& db) {
   }
   CHECK(have_metadata);
   return out;
-}
-
-json metadata_for(rig::Scratch& db, const std::string& table) {
-  const auto docs = db.find("_sync_metadata", json{{"table_name", table}}.dump());
-  INFO("_sync_metadata for " << table);
-  REQUIRE(docs.size() == 1);
-  return docs[0];
 }
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
@@ -117,14 +113,6 @@ std::multiset<std::string> contents(rig::Scratch& db, const std::string& collect
   }
   return out;
 }
-
-struct TempFile {
-  std::string path;
-  TempFile(const std::string& name, const std::string& text) : path("/tmp/" + name) {
-    std::ofstream(path) << text;
-  }
-  ~TempFile() { std::remove(path.c_str()); }
-};
 
 // The line of `tables` text output for a table (the first column is the table name).
 std::string line_for(const std::string& out, const std::string& table) {

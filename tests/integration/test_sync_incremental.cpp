@@ -19,6 +19,10 @@
 
 namespace {
 
+using rig::TempFile;
+using rig::with_env;
+using rig::metadata_for;
+
 using json = nlohmann::json;
 
 json i32(long long v) { return {{"$numberInt", std::to_string(v)}}; }
@@ -26,20 +30,6 @@ json i32(long long v) { return {{"$numberInt", std::to_string(v)}}; }
 const std::string kNoChangeColumn = "Table has no timestamp columns, falling back to full sync";
 const std::string kSchemaChanged = "schema changed since the last sync (columns, types or key differ): full resync";
 const std::string kReconciled = "incremental with delete reconciliation";
-
-struct TempFile {
-  std::string path;
-  TempFile(const std::string& name, const std::string& text) : path("/tmp/" + name) { std::ofstream(path) << text; }
-  ~TempFile() { std::remove(path.c_str()); }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-};
-
-std::map<std::string, std::string> with_env(std::map<std::string, std::string> env,
-                                            const std::map<std::string, std::string>& extra) {
-  for (const auto& [k, v] : extra) env[k] = v;
-  return env;
-}
 
 // `mysql2mongo --json [--config FILE] sync ARGS...`, requiring exit 0 and status "success".
 json sync_ok(rig::Scratch& db, const std::vector<std::string>& args = {},
@@ -58,13 +48,6 @@ json sync_ok(rig::Scratch& db, const std::vector<std::string>& args = {},
   REQUIRE(j["status"] == "success");
   REQUIRE(j["failed_tables"] == 0);
   return j;
-}
-
-json metadata_for(rig::Scratch& db, const std::string& table) {
-  const auto docs = db.find("_sync_metadata", json{{"table_name", table}}.dump());
-  INFO("_sync_metadata for " << table);
-  REQUIRE(docs.size() == 1);
-  return docs[0];
 }
 
 // Inserts rows 1..n (or from..to) with multi-row INSERTs of `per_statement` rows; `row(i)` gives the

@@ -22,26 +22,17 @@
 
 namespace {
 
+using rig::TempFile;
+using rig::with_env;
+using rig::now_ms;
+using rig::metadata_for;
+
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 const std::string kHeld = "mysql2mongo: error: another mysql2mongo run holds the lock";
 
 json i32(long long v) { return {{"$numberInt", std::to_string(v)}}; }
-
-struct TempFile {
-  std::string path;
-  TempFile(const std::string& name, const std::string& text) : path("/tmp/" + name) { std::ofstream(path) << text; }
-  ~TempFile() { std::remove(path.c_str()); }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-};
-
-std::map<std::string, std::string> with_env(std::map<std::string, std::string> env,
-                                            const std::map<std::string, std::string>& extra) {
-  for (const auto& [k, v] : extra) env[k] = v;
-  return env;
-}
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -52,11 +43,6 @@ std::string this_host() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   return host;
-}
-
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // The binary running in the background, in a process group of its own, its output going to files.
@@ -182,27 +168,10 @@ json lease(rig::Scratch& db) {
   return docs.empty() ? json() : docs[0];
 }
 
-void insert_lease(rig::Scratch& db, const std::string& owner, long long expires_at_ms) {
-  // The command name must come first: an ordered object.
-  nlohmann::ordered_json doc;
-  doc["_id"] = "sync";
-  doc["owner"] = owner;
-  doc["expires_at"] = {{"$date", {{"$numberLong", std::to_string(expires_at_ms)}}}};
-  doc["acquired_at"] = {{"$date", {{"$numberLong", std::to_string(now_ms() - 60000)}}}};
-  nlohmann::ordered_json cmd;
-  cmd["insert"] = "_sync_lock";
-  cmd["documents"] = nlohmann::ordered_json::array({doc});
-  const auto reply = db.command(cmd.dump());
-  INFO("insert reply: " << reply.dump());
-  REQUIRE_FALSE(reply.contains("_error"));
+// Another run's lease, confirmed in place before the test goes on.
+void hold_lease(rig::Scratch& db, const std::string& owner, long long expires_at_ms) {
+  rig::insert_lease(db, owner, expires_at_ms);
   REQUIRE(lease(db)["owner"] == owner);
-}
-
-json metadata_for(rig::Scratch& db, const std::string& table) {
-  const auto docs = db.find("_sync_metadata", json{{"table_name", table}}.dump());
-  INFO("_sync_metadata for " << table);
-  REQUIRE(docs.size() == 1);
-  return docs[0];
 }
 
 // The saved checkpoint of `table` as a key value, or -1 when there is none.
@@ -297,7 +266,7 @@ TEST_CASE("sync lock: of two concurrent sync runs one exits 75 naming the holder
 TEST_CASE("sync lock: an expired lease of another host is taken over and released at the end", "[sync][lock]") {
   rig::Scratch db("lock");
   make_big(db, 1, 100);
-  insert_lease(db, "otherhost:1", now_ms() - 60000);
+  hold_lease(db, "otherhost:1", now_ms() - 60000);
 
   const auto r = rig::run({"--json", "sync"}, db.env());
   INFO("stderr: " << r.err);
@@ -310,7 +279,7 @@ TEST_CASE("sync lock: an expired lease of another host is taken over and release
 TEST_CASE("sync lock: a live lease of another host makes sync exit 75 at once and touch nothing", "[sync][lock]") {
   rig::Scratch db("lock");
   make_big(db, 1, 100);
-  insert_lease(db, "otherhost:1", now_ms() + 600000);
+  hold_lease(db, "otherhost:1", now_ms() + 600000);
 
   const auto r = rig::run({"sync"}, db.env());
   INFO("stderr: " << r.err);
@@ -336,7 +305,7 @@ TEST_CASE("sync lock: --wait waits for the holder and exits 75 when it outlives 
   make_big(db, 1, 100);
 
   SECTION("still held after the wait: exit 75 after about the wait") {
-    insert_lease(db, "otherhost:1", now_ms() + 600000);
+    hold_lease(db, "otherhost:1", now_ms() + 600000);
     const auto r = rig::run({"sync", "--wait=5s"}, db.env());
     INFO("stderr: " << r.err);
     CHECK(r.code == 75);
@@ -349,7 +318,7 @@ TEST_CASE("sync lock: --wait waits for the holder and exits 75 when it outlives 
   }
   SECTION("the holder's lease expires in 2 s: the waiting run then takes it and syncs") {
     const auto inserted = std::chrono::steady_clock::now();
-    insert_lease(db, "otherhost:1", now_ms() + 2000);
+    hold_lease(db, "otherhost:1", now_ms() + 2000);
     const auto r = rig::run({"--json", "sync", "--wait=10s"}, db.env());
     const double since_insert =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - inserted).count();

@@ -12,6 +12,9 @@
 
 namespace {
 
+using rig::TempFile;
+using rig::metadata_for;
+
 using json = nlohmann::json;
 
 json i32(long long v) { return {{"$numberInt", std::to_string(v)}}; }
@@ -28,12 +31,6 @@ double as_double(const json& v) {
   REQUIRE(v.contains("$numberDouble"));
   return std::stod(v["$numberDouble"].get<std::string>());
 }
-
-struct TempFile {
-  std::string path;
-  TempFile(const std::string& name, const std::string& text) : path("/tmp/" + name) { std::ofstream(path) << text; }
-  ~TempFile() { std::remove(path.c_str()); }
-};
 
 // Runs `sync --full --json` (after the global options in `before`) on the scratch database and requires
 // full success.
@@ -72,13 +69,6 @@ std::size_t occurrences(const std::string& haystack, const std::string& needle) 
   std::size_t n = 0;
   for (auto p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + needle.size())) ++n;
   return n;
-}
-
-json metadata_for(rig::Scratch& db, const std::string& table) {
-  const auto docs = db.find("_sync_metadata", json{{"table_name", table}}.dump());
-  INFO("_sync_metadata for " << table);
-  REQUIRE(docs.size() == 1);
-  return docs[0];
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <mysql.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -311,6 +312,44 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 }
 
 }  // namespace
+
+TempFile::TempFile(const std::string& name, const std::string& text) : path("/tmp/" + name) {
+  std::ofstream(path) << text;
+}
+TempFile::~TempFile() { std::remove(path.c_str()); }
+
+std::map<std::string, std::string> with_env(std::map<std::string, std::string> env,
+                                            const std::map<std::string, std::string>& extra) {
+  for (const auto& [k, v] : extra) env[k] = v;
+  return env;
+}
+
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+nlohmann::json metadata_for(Scratch& db, const std::string& table) {
+  const auto docs = db.find("_sync_metadata", nlohmann::json{{"table_name", table}}.dump());
+  INFO("_sync_metadata for " << table);
+  REQUIRE(docs.size() == 1);
+  return docs[0];
+}
+
+void insert_lease(Scratch& db, const std::string& owner, long long expires_at_ms) {
+  // The command name must come first: an ordered object.
+  nlohmann::ordered_json doc;
+  doc["_id"] = "sync";
+  doc["owner"] = owner;
+  doc["expires_at"] = {{"$date", {{"$numberLong", std::to_string(expires_at_ms)}}}};
+  doc["acquired_at"] = {{"$date", {{"$numberLong", std::to_string(now_ms() - 60000)}}}};
+  nlohmann::ordered_json cmd;
+  cmd["insert"] = "_sync_lock";
+  cmd["documents"] = nlohmann::ordered_json::array({doc});
+  const auto reply = db.command(cmd.dump());
+  INFO("insert reply: " << reply.dump());
+  REQUIRE_FALSE(reply.contains("_error"));
+}
 
 void load_sakila(Scratch& db) {
   const std::string dir = std::string(MYSQL2MONGO_SOURCE_DIR) + "/tests/fixtures/sakila/";

@@ -75,6 +75,27 @@ private:
 // Loads a .sql file through the mariadb client (handles DELIMITER, triggers, routines).
 void load_sql_file(const std::string& database, const std::string& path);
 
+// A file under /tmp with the given content, removed at the end of the scope.
+struct TempFile {
+  std::string path;
+  TempFile(const std::string& name, const std::string& text);
+  ~TempFile();
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+};
+
+// `env` with `extra` added (extra wins).
+std::map<std::string, std::string> with_env(std::map<std::string, std::string> env,
+                                            const std::map<std::string, std::string>& extra);
+
+long long now_ms();
+
+// The table's document in _sync_metadata (exactly one is required).
+nlohmann::json metadata_for(Scratch& db, const std::string& table);
+
+// Puts a run-lock lease in _sync_lock as another run would: held by `owner` until `expires_at_ms`.
+void insert_lease(Scratch& db, const std::string& owner, long long expires_at_ms);
+
 // Loads tests/fixtures/sakila into the scratch database. The fixture creates and uses a database named
 // `sakila`; every test gets its own instead, so parallel runs never collide.
 void load_sakila(Scratch& db);
