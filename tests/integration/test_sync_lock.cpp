@@ -459,3 +459,30 @@ TEST_CASE("sync stop: SIGINT during a full sync saves the checkpoint and release
   rig::Scratch db("int");
   stop_mid_sync(db, SIGINT, 130, 100000);
 }
+
+TEST_CASE("sync retry: a MySQL connection killed mid-copy is retried and the result equals MySQL exactly",
+          "[sync][lock][retry]") {
+  rig::Scratch db("retry");
+  make_big(db, 1, 150000);
+  Child child({"--json", "sync", "--full"}, with_env(db.env(), {{"SYNC_BATCH_SIZE", "500"}}));
+  // Wait until the copy is under way (a checkpoint exists), then kill the tool's MySQL session from the
+  // server side: the tool sees "Lost connection" (2013), a transient error.
+  REQUIRE(eventually(
+      [&] {
+        const auto m = db.find("_sync_metadata", R"({"table_name": "big"})");
+        return !m.empty() && m[0].contains("checkpoint") && !m[0]["checkpoint"].is_null();
+      },
+      60s));
+  const auto ids = db.query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '" + db.name() +
+                            "' AND ID <> CONNECTION_ID()");
+  REQUIRE_FALSE(ids.empty());
+  for (const auto& id : ids) db.sql("KILL CONNECTION " + id[0]);
+  REQUIRE(child.wait(180s));
+  INFO("stderr: " << child.err());
+  REQUIRE(child.code() == 0);
+  CHECK(child.err().find("retrying in 1s (attempt 2 of 4)") != std::string::npos);
+  const auto j = json::parse(child.out());
+  CHECK(j["tables"]["big"]["status"] == "success");
+  CHECK(j["tables"]["big"]["resumed"] == true);
+  check_big_equals_mysql(db);
+}
