@@ -85,3 +85,39 @@ TEST_CASE("status --check turns a configuration error into UNKNOWN, as monitorin
   CHECK(r.code == 3);
   CHECK(r.out.rfind("MYSQL2MONGO UNKNOWN - no MySQL database configured", 0) == 0);
 }
+
+TEST_CASE("key_as_id: the MySQL key is _id, single or composite, through full, incremental and deletes",
+          "[sync][key_as_id]") {
+  rig::Scratch db;
+  db.sql("CREATE TABLE one (id INT PRIMARY KEY, v INT NOT NULL, updated_at TIMESTAMP(6) NOT NULL DEFAULT "
+         "CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6));"
+         "CREATE TABLE two (a INT, b VARCHAR(8), v INT NOT NULL, PRIMARY KEY (a, b));"
+         "INSERT INTO one (id, v) VALUES (1, 10), (2, 20), (3, 30);"
+         "INSERT INTO two VALUES (1, 'x', 1), (1, 'y', 2), (2, 'x', 3)");
+  const auto cfg = write_temp("[sync]\nkey_as_id = true\nmax_delete_fraction = 1.0\n");
+  auto r = rig::run({"--config", cfg, "sync", "--full"}, db.env());
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  auto docs = db.find("one", "{}", R"({"_id": 1})");
+  REQUIRE(docs.size() == 3);
+  CHECK(docs[0]["_id"] == nlohmann::json{{"$numberInt", "1"}});
+  CHECK(docs[0]["id"] == nlohmann::json{{"$numberInt", "1"}});
+  const auto two = db.find("two", R"({"_id": {"a": 1, "b": "y"}})");
+  REQUIRE(two.size() == 1);
+  CHECK(two[0]["v"] == nlohmann::json{{"$numberInt", "2"}});
+  // No separate unique index is needed: _id is unique already.
+  const auto indexes = db.command(R"({"listIndexes": "one"})");
+  CHECK(indexes.dump().find("m2m_key") == std::string::npos);
+
+  db.sql("UPDATE one SET v = 21 WHERE id = 2; DELETE FROM one WHERE id = 3; DELETE FROM two WHERE a = 2");
+  r = rig::run({"--json", "--config", cfg, "sync", "--reconcile"}, db.env());
+  REQUIRE(r.code == 0);
+  const auto j = r.json();
+  CHECK(j["tables"]["one"]["sync_type"] == "incremental");
+  CHECK(j["tables"]["one"]["deleted"] == 1);
+  CHECK(j["tables"]["two"]["deleted"] == 1);
+  CHECK(db.find("one", R"({"_id": 2})")[0]["v"] == nlohmann::json{{"$numberInt", "21"}});
+  CHECK(db.count("one") == 2);
+  CHECK(db.count("two") == 2);
+  std::remove(cfg.c_str());
+}
