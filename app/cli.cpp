@@ -172,6 +172,7 @@ int run(int argc, char** argv) {
     else if (g.verbose >= 2) inputs.log_level = LogLevel::debug;
     else if (g.verbose == 1) inputs.log_level = LogLevel::info;
     if (g.log_file) inputs.flags.erase("log.file");
+    inputs.needs_mysql = !app.got_subcommand("status");
     const config::Config cfg = config::load(inputs);
 
     Logger::Options lo;

@@ -40,7 +40,8 @@ void Progress::update(const std::string& table, std::uint64_t done, std::uint64_
   }
   last_draw_ = now;
   const double secs = std::chrono::duration<double>(now - table_start_).count();
-  const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+  // The first batch of a table arrives before its clock means anything: no rate (nor ETA) until then.
+  const double rate = secs > 0.05 ? static_cast<double>(done) / secs : 0;
   std::string line;
   if (total > done && rate > 0) {
     // TABLE_ROWS is InnoDB's estimate: the share and the ETA are approximate, and capped at 99 %.
@@ -48,8 +49,10 @@ void Progress::update(const std::string& table, std::uint64_t done, std::uint64_
     const auto eta = std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(total - done) / rate * 1000));
     line = fmt::format("{}: {} / ~{} rows ({}%), {:.0f} rows/s, ETA {}", table, done, total, pct, rate,
                        format_duration(eta));
-  } else {
+  } else if (rate > 0) {
     line = fmt::format("{}: {} rows, {:.0f} rows/s", table, done, rate);
+  } else {
+    line = fmt::format("{}: {} rows", table, done);
   }
   // \r returns to the start of the line; ESC[K clears what a longer previous line left behind.
   if (plain_) fmt::print(stderr, "\r{:<78}", line);

@@ -582,9 +582,12 @@ Config load(const Inputs& in) {
     auto it = cfg.origin.find(key);
     return it == cfg.origin.end() ? fallback : it->second;
   };
-  if (m.database.empty())
-    fail("no MySQL database configured; set MYSQL_DATABASE (environment or --env-file), --mysql-database, or "
-         "mysql.database in the config file");
+  if (m.database.empty() && (in.needs_mysql || g.database.empty()))
+    fail(in.needs_mysql
+             ? "no MySQL database configured; set MYSQL_DATABASE (environment or --env-file), --mysql-database, or "
+               "mysql.database in the config file"
+             : "no database configured; set MONGODB_DATABASE or MYSQL_DATABASE (environment or --env-file), or "
+               "mongodb.database in the config file");
   check_mongo_url(g.url, where("mongodb.url", "mongodb.url (default)"));
   check_mongo_database(cfg.mongo_database(), where("mongodb.database", where("mysql.database", "mongodb.database")));
   if ((m.ssl_mode == SslMode::verify_ca || m.ssl_mode == SslMode::verify_identity) && m.ssl_ca.empty())

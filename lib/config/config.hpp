@@ -101,6 +101,8 @@ struct Inputs {
   std::map<std::string, std::string> flag_names;
   // Overrides the log level after everything else (-v, -q).
   std::optional<LogLevel> log_level;
+  // `status` reads MongoDB only: it needs a MongoDB database, not necessarily a MySQL one.
+  bool needs_mysql = true;
 };
 
 // Builds the Config. Throws Error(Exit::config) with one line naming the setting, where it came from

@@ -83,7 +83,20 @@ TEST_CASE("status --check turns a configuration error into UNKNOWN, as monitorin
   auto env = std::map<std::string, std::string>{{"MONGODB_URL", rig::servers().mongodb_url}};
   const auto r = rig::run({"status", "--check"}, env);
   CHECK(r.code == 3);
-  CHECK(r.out.rfind("MYSQL2MONGO UNKNOWN - no MySQL database configured", 0) == 0);
+  CHECK(r.out.rfind("MYSQL2MONGO UNKNOWN - no database configured; set MONGODB_DATABASE or MYSQL_DATABASE", 0) == 0);
+}
+
+TEST_CASE("status needs only MongoDB settings: no MySQL database, host or password", "[status][cli]") {
+  rig::Scratch db;
+  db.sql("CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1)");
+  REQUIRE(rig::run({"sync", "--full"}, db.env()).code == 0);
+  const std::map<std::string, std::string> env{{"MONGODB_URL", rig::servers().mongodb_url},
+                                               {"MONGODB_DATABASE", db.name()}};
+  const auto r = rig::run({"--json", "status"}, env);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.json()["sync_data"]["total_tables"] == 1);
+  CHECK(rig::run({"status", "--check"}, env).code == 0);
 }
 
 TEST_CASE("key_as_id: the MySQL key is _id, single or composite, through full, incremental and deletes",

@@ -293,3 +293,16 @@ TEST_CASE("durations accept units and bare seconds in TOML") {
   CHECK(cfg.mongodb.connect_timeout == std::chrono::seconds(3));
   CHECK(cfg.sync.interval == std::chrono::minutes(90));
 }
+
+TEST_CASE("status needs only a MongoDB database") {
+  TempDir dir;
+  Inputs in = base(dir);
+  in.environment = {{"MONGODB_DATABASE", "analytics"}};
+  in.needs_mysql = false;
+  CHECK(config::load(in).mongo_database() == "analytics");
+  in.environment.clear();
+  CHECK(config_error(in).find("no database configured; set MONGODB_DATABASE or MYSQL_DATABASE") == 0);
+  in.needs_mysql = true;
+  in.environment = {{"MONGODB_DATABASE", "analytics"}};
+  CHECK(config_error(in).find("no MySQL database configured") == 0);
+}
