@@ -190,6 +190,15 @@ class CmdError(Exception):
         return r
 
 
+def _write_reply(n, errs):
+    """The reply to insert and delete: the count, the write errors if any, ok (a real server's order)."""
+    r = {"n": n}
+    if errs:
+        r["writeErrors"] = errs
+    r["ok"] = 1.0
+    return r
+
+
 def _translate_exception(exc):
     """Map an exception raised by mongomock (or our code) to a CmdError."""
     if isinstance(exc, CmdError):
@@ -1126,11 +1135,7 @@ class Endpoint(object):
                     errs.append(_translate_exception(exc).write_error(i))
                     if ordered:
                         break
-        r = {"n": n}
-        if errs:
-            r["writeErrors"] = errs
-        r["ok"] = 1.0
-        return r
+        return _write_reply(n, errs)
 
     def cmd_update(self, db, cmd, conn):
         name = self._coll_name(cmd, "update")
@@ -1185,11 +1190,7 @@ class Endpoint(object):
                     errs.append(_translate_exception(exc).write_error(i))
                     if ordered:
                         break
-        r = {"n": n}
-        if errs:
-            r["writeErrors"] = errs
-        r["ok"] = 1.0
-        return r
+        return _write_reply(n, errs)
 
     def cmd_find_and_modify(self, db, cmd, conn):
         name = self._coll_name(cmd, next(iter(cmd)))
