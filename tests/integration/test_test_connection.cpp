@@ -277,3 +277,24 @@ TEST_CASE("MySQL TLS: verification with the right CA succeeds, with a wrong CA f
   CHECK(r.code == 0);
   CHECK(r.json()["mysql"]["tls_cipher"].is_string());
 }
+
+TEST_CASE("MYSQL_SOCKET: connecting through the Unix socket", "[test-connection]") {
+  const auto& s = rig::servers();
+  if (s.mysql_socket.empty()) {
+    WARN("the MySQL server under test has no local socket; skipping");
+    return;
+  }
+  rig::Scratch db;
+  auto env = db.env();
+  env.erase("MYSQL_PORT");
+  env["MYSQL_HOST"] = "localhost";
+  env["MYSQL_SOCKET"] = s.mysql_socket;
+  auto r = rig::run({"--json", "test-connection"}, env);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.json()["connected"] == true);
+  env["MYSQL_SOCKET"] = "/nonexistent/mysql.sock";
+  r = rig::run({"test-connection"}, env);
+  CHECK(r.code == 69);
+  CHECK(r.err.find("MySQL at /nonexistent/mysql.sock") != std::string::npos);
+}
