@@ -1,4 +1,5 @@
 #include "cli.hpp"
+#include "stopping.hpp"
 
 #include "mongo/client.hpp"
 #include "util/error.hpp"
@@ -17,17 +18,17 @@ namespace m2m::app {
 namespace {
 
 // The one piece of process-wide state: a signal handler can reach nothing else. The library sees it only
-// as the stop flag it is handed.
-std::atomic<int> g_stop{0};
+// as the stop token it is handed.
+StopToken* g_stop = nullptr;
 
 extern "C" void on_stop_signal(int signo) {
-  if (g_stop.load() != 0) {
+  if (g_stop == nullptr || g_stop->signal() != 0) {
     // A second signal: the operator insists. Die the default way, now.
     std::signal(signo, SIG_DFL);
     std::raise(signo);
     return;
   }
-  g_stop.store(signo);
+  g_stop->request_signal(signo);
 }
 
 void install_signal_handlers() {
@@ -139,7 +140,9 @@ int run(int argc, char** argv) {
   Action action;
   add_test_connection(app, action);
   add_tables(app, action);
-  add_sync(app, action, &g_stop);
+  StopToken stop;
+  g_stop = &stop;
+  add_sync(app, action, &stop);
   add_status(app, action);
 
   try {
@@ -184,11 +187,13 @@ int run(int argc, char** argv) {
     mongoc.set_logger(&log);
     Context ctx{cfg, log, g.json, g.quiet};
     install_signal_handlers();
+    StopWatchdog watchdog(stop, log);
     int code = action(ctx);
+    watchdog.finished();
     // Stopped by a signal after saving progress: the conventional 128+signal codes.
-    if (const int sig = g_stop.load(); sig == SIGINT || sig == SIGTERM) {
-      log.warn("stopped by {} after saving progress", sig == SIGINT ? "SIGINT" : "SIGTERM");
-      code = 128 + sig;
+    if (const int sig = stop.signal(); sig != 0) {
+      log.warn("stopped by {} after saving progress", signal_name(sig));
+      code = exit_code_for_stop(stop, code);
     }
     mongoc.set_logger(&bootstrap_log);
     return code;
@@ -202,8 +207,9 @@ int run(int argc, char** argv) {
       return 3;
     }
     // Stopped by a signal while waiting (for the lock, say): that is what the exit code must say.
-    if (const int sig = g_stop.load(); sig == SIGINT || sig == SIGTERM)
-      return print_error(g, static_cast<Exit>(128 + sig), fmt::format("stopped by {} ({})", sig == SIGINT ? "SIGINT" : "SIGTERM", e.what()));
+    if (const int sig = stop.signal(); sig != 0)
+      return print_error(g, static_cast<Exit>(exit_code_for_stop(stop, static_cast<int>(e.code()))),
+                         fmt::format("stopped by {} ({})", signal_name(sig), e.what()));
     return print_error(g, e.code(), e.what());
   } catch (const std::exception& e) {
     mongoc.set_logger(&bootstrap_log);

@@ -3,6 +3,7 @@
 
 #include "config/config.hpp"
 #include "util/log.hpp"
+#include "util/stop.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -26,7 +27,7 @@ using Action = std::function<int(Context&)>;
 // Each subcommand file registers its CLI11 subcommand and sets `action` when it is chosen.
 void add_test_connection(CLI::App& app, Action& action);
 void add_tables(CLI::App& app, Action& action);
-void add_sync(CLI::App& app, Action& action, std::atomic<int>* stop);
+void add_sync(CLI::App& app, Action& action, StopToken* stop);
 void add_status(CLI::App& app, Action& action);
 
 // Prints a JSON document on stdout (the --json API).

@@ -4,6 +4,7 @@
 #include "ops/status.hpp"
 #include "ops/sync_run.hpp"
 #include "progress.hpp"
+#include "stopping.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
 
@@ -39,6 +40,13 @@ void print_plan_text(const std::vector<sync::TablePlan>& plan) {
   }
 }
 
+// What a run would do with each table, and why (from the stored state, as a real run decides).
+void print_decisions_text(const sync::RunReport& r) {
+  fmt::print("{:<28} {:<12} {}\n", "TABLE", "SYNC", "WHY");
+  for (const auto& [name, t] : r.tables)
+    fmt::print("{:<28} {:<12} {}\n", name, t.sync_type, t.reason.empty() ? "changes since the last sync" : t.reason);
+}
+
 }  // namespace
 
 void add_tables(CLI::App& app, Action& action) {
@@ -69,7 +77,7 @@ void add_tables(CLI::App& app, Action& action) {
   });
 }
 
-void add_sync(CLI::App& app, Action& action, std::atomic<int>* stop) {
+void add_sync(CLI::App& app, Action& action, StopToken* stop) {
   auto* cmd = app.add_subcommand("sync", "copy rows from MySQL to MongoDB (incremental by default)");
   auto flags = std::make_shared<SyncFlags>();
   auto* full = cmd->add_flag("--full", flags->full, "copy every row of every table");
@@ -140,14 +148,11 @@ void add_sync(CLI::App& app, Action& action, std::atomic<int>* stop) {
         if (auto st = write_file_atomically(flags->metrics_file, text, "--metrics-file"); !st)
           ctx.log.error("{}", st.failure().message);
       };
-      auto signal_code = [&](int fallback) {
-        const int sig = stop->load();
-        return sig == SIGINT || sig == SIGTERM ? 128 + sig : fallback;
-      };
+      auto signal_code = [&](int fallback) { return exit_code_for_stop(*stop, fallback); };
       std::optional<ops::SyncOutcome> result;
       try {
         result = ops::run_sync(ctx.cfg, o, ctx.log);
-        if (stop->load() == mongo::kLeaseLost)
+        if (stop->reason() == StopToken::Reason::lease_lost)
           throw Error(Exit::tempfail, "the run lock was taken over by another run while this one was working; it stopped");
       } catch (const Error& e) {
         write_metrics(signal_code(static_cast<int>(e.code())), result ? &result->report : nullptr);
@@ -166,6 +171,8 @@ void add_sync(CLI::App& app, Action& action, std::atomic<int>* stop) {
         } else {
           fmt::print("dry run: {} sync of {} tables; nothing written\n", r.sync_type, outcome.plan.size());
           print_plan_text(outcome.plan);
+          fmt::print("\n");
+          print_decisions_text(r);
         }
         return 0;
       }

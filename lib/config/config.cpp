@@ -92,9 +92,11 @@ const std::vector<Setting>& settings() {
       {"sync.collection_prefix", Kind::string, "", false},
       {"sync.tinyint1_as_bool", Kind::boolean, "", false},
       {"sync.zero_date", Kind::string, "", false, 0, 0, {"null", "string"}},
-      {"sync.lookback", Kind::duration, "", false, 0, 86'400'000},
+      {"sync.lookback", Kind::duration, "", false, 1000, 86'400'000},
       {"sync.reconcile_every", Kind::integer, "", false, 0, 1'000'000},
       {"sync.lock_ttl", Kind::duration, "", false, 10'000, 86'400'000},
+      {"sync.retry_for", Kind::duration, "SYNC_RETRY_FOR", false, 0, 86'400'000},
+      {"sync.drop_orphans", Kind::boolean, "", false},
       {"log.level", Kind::string, "", false, 0, 0, {"debug", "info", "warning", "error", "off"}},
       {"log.file", Kind::string, "", false},
   };
@@ -344,6 +346,12 @@ void parse_tables_section(const toml::table& tables, const std::string& file, Co
       else if (key == "change_column") opts.change_column = str();
       else if (key == "key_columns") opts.key_columns = list();
       else if (key == "exclude_columns") opts.exclude_columns = list();
+      else if (key == "change_zone") {
+        opts.change_zone = str();
+        if (opts.change_zone.empty() || opts.change_zone.find_first_of("'\\\"`") != std::string::npos)
+          fail(fmt::format("{}: tables.{}.change_zone '{}' is not a time zone; use an offset such as \"+01:00\" or a "
+                           "name such as \"Europe/Berlin\"", vwhere, table_name, opts.change_zone));
+      }
       else if (key == "types") {
         const auto* types = v.as_table();
         if (!types) fail(fmt::format("{}: tables.{}.types must be a table of column = \"type\"", vwhere, table_name));
@@ -353,8 +361,8 @@ void parse_tables_section(const toml::table& tables, const std::string& file, Co
           opts.types[std::string(col.str())] = *tv.value<std::string>();
         }
       } else {
-        fail(fmt::format("{}: unknown key tables.{}.{}; valid keys are collection, change_column, key_columns, "
-                         "exclude_columns, types",
+        fail(fmt::format("{}: unknown key tables.{}.{}; valid keys are collection, change_column, change_zone, "
+                         "key_columns, exclude_columns, types",
                          vwhere, table_name, key));
       }
     }
@@ -569,6 +577,8 @@ Config load(const Inputs& in) {
   s.lookback = std::chrono::milliseconds(get<std::int64_t>(raw, "sync.lookback", s.lookback.count()));
   s.reconcile_every = static_cast<int>(get<std::int64_t>(raw, "sync.reconcile_every", s.reconcile_every));
   s.lock_ttl = std::chrono::milliseconds(get<std::int64_t>(raw, "sync.lock_ttl", s.lock_ttl.count()));
+  s.retry_for = std::chrono::milliseconds(get<std::int64_t>(raw, "sync.retry_for", s.retry_for.count()));
+  s.drop_orphans = get<bool>(raw, "sync.drop_orphans", s.drop_orphans);
 
   {
     LogLevel level = cfg.log.level;

@@ -48,6 +48,9 @@ struct TableOptions {
   std::vector<std::string> key_columns;    // empty: primary key, else a NOT NULL unique key
   std::vector<std::string> exclude_columns;
   std::map<std::string, std::string> types;  // column -> override type name
+  // The time zone a DATETIME/DATE change column's values are written in ("+00:00", "Europe/Berlin");
+  // empty: the server's time zone.
+  std::string change_zone;
 };
 
 struct Sync {
@@ -67,6 +70,12 @@ struct Sync {
   std::chrono::milliseconds lookback{5'000};
   int reconcile_every = 12;   // incremental runs between key reconciliations; 0: only when asked
   std::chrono::milliseconds lock_ttl{120'000};
+  // How long transient failures (a server restarting, a dropped connection) are retried before a table
+  // fails: backoff 1, 2, 4, 8 s, then every 10 s.
+  std::chrono::milliseconds retry_for{60'000};
+  // Drop the collection of a table that no longer exists in MySQL (dropped or renamed). Off by default:
+  // data is never deleted on a guess.
+  bool drop_orphans = false;
 };
 
 struct Log {

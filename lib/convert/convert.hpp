@@ -68,6 +68,9 @@ using Overrides = std::map<std::string, std::string>;
 // gets further '_' appended. (field_name_for alone knows no other columns; plan_fields does the rest.)
 std::string field_name_for(std::string_view column);
 
+// The Kind a column gets without an override.
+Kind auto_kind(const mysql::Column& column, const TypeOptions& options);
+
 // Plans every column of a table (in column order), applying options and overrides. Fails with
 // Exit::config when an override names an unknown column or type, or a type the column cannot take.
 // Renamed columns are appended to *renames (may be null); nothing is appended on failure.

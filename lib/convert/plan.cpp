@@ -53,6 +53,8 @@ int bit_width_of(const mysql::Column& c) {
   return 1;
 }
 
+}  // namespace
+
 Kind auto_kind(const mysql::Column& c, const TypeOptions& options) {
   const std::string& t = c.data_type;
   switch (family_of(c)) {
@@ -84,6 +86,8 @@ Kind auto_kind(const mysql::Column& c, const TypeOptions& options) {
   }
   return Kind::string;
 }
+
+namespace {
 
 constexpr std::string_view kTypeNames = "auto, string, int64, double, decimal, bool, date, binary, json";
 

@@ -60,6 +60,9 @@ Failure classify_error(const bson_error_t& e, std::string_view where, std::strin
 Failure classify(const bson_error_t& e, std::string_view where, std::string_view doing) {
   Failure f = classify_error(e, where, doing);
   f.transient = is_transient(e);
+  if (e.domain == MONGOC_ERROR_SERVER || e.domain == MONGOC_ERROR_QUERY || e.domain == MONGOC_ERROR_WRITE_CONCERN ||
+      e.domain == MONGOC_ERROR_COMMAND)
+    f.server_code = static_cast<int>(e.code);
   return f;
 }
 
@@ -114,6 +117,24 @@ Expected<std::unique_ptr<Pool>> Pool::open(const config::MongoDb& cfg, Logger& l
 }
 
 Client Pool::acquire() { return Client(pool_, mongoc_client_pool_pop(pool_)); }
+
+StandaloneClient Pool::emergency_client(std::chrono::milliseconds timeout) const {
+  std::unique_ptr<mongoc_uri_t, decltype(&mongoc_uri_destroy)> uri(mongoc_uri_copy(uri_), &mongoc_uri_destroy);
+  const auto ms = static_cast<int32_t>(timeout.count());
+  for (const char* option : {MONGOC_URI_CONNECTTIMEOUTMS, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, MONGOC_URI_SOCKETTIMEOUTMS})
+    mongoc_uri_set_option_as_int32(uri.get(), option, ms);
+  StandaloneClient client(mongoc_client_new_from_uri(uri.get()));
+  if (client) mongoc_client_set_error_api(client.get(), MONGOC_ERROR_API_VERSION_2);
+  return client;
+}
+
+CollectionPtr collection(Client& client, const std::string& db, const std::string& name) {
+  return collection(client.get(), db, name);
+}
+
+CollectionPtr collection(mongoc_client_t* client, const std::string& db, const std::string& name) {
+  return CollectionPtr(mongoc_client_get_collection(client, db.c_str(), name.c_str()));
+}
 
 Status run_command(Client& client, const std::string& db, const bson_t* command, Reply& reply,
                    std::string_view where, std::string_view doing) {

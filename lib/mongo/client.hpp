@@ -8,6 +8,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,21 @@ private:
 Failure classify(const bson_error_t& error, std::string_view where, std::string_view doing);
 // True for errors worth retrying (network, server selection, "not primary").
 bool is_transient(const bson_error_t& error);
+
+// Owners for the driver's handles that are created and destroyed in one scope.
+struct CollectionDeleter {
+  void operator()(mongoc_collection_t* c) const noexcept { mongoc_collection_destroy(c); }
+};
+using CollectionPtr = std::unique_ptr<mongoc_collection_t, CollectionDeleter>;
+struct CursorDeleter {
+  void operator()(mongoc_cursor_t* c) const noexcept { mongoc_cursor_destroy(c); }
+};
+using CursorPtr = std::unique_ptr<mongoc_cursor_t, CursorDeleter>;
+struct ClientDeleter {
+  void operator()(mongoc_client_t* c) const noexcept { mongoc_client_destroy(c); }
+};
+// A client of its own, outside the pool (see Pool::emergency_client).
+using StandaloneClient = std::unique_ptr<mongoc_client_t, ClientDeleter>;
 
 class Pool;
 
@@ -62,6 +78,10 @@ public:
   Pool& operator=(const Pool&) = delete;
 
   Client acquire();
+  // A client outside the pool whose every wait (connect, server selection, socket) is bounded by
+  // `timeout`: for the last words of a run that must end now (releasing the run lock) while the pooled
+  // clients may be stuck on a server that stopped answering.
+  StandaloneClient emergency_client(std::chrono::milliseconds timeout) const;
   const std::string& redacted_url() const { return redacted_url_; }
   const std::string& where() const { return where_; }  // "MongoDB at mongodb://u:***@h:27017"
 
@@ -74,6 +94,9 @@ private:
 };
 
 // Runs a command on a database; the reply goes into `reply` either way.
+CollectionPtr collection(Client& client, const std::string& db, const std::string& name);
+CollectionPtr collection(mongoc_client_t* client, const std::string& db, const std::string& name);
+
 Status run_command(Client& client, const std::string& db, const bson_t* command, Reply& reply,
                    std::string_view where, std::string_view doing);
 

@@ -18,160 +18,277 @@ std::string lease_owner_id() {
 
 namespace {
 
+// The lease document: {_id: "sync", owner: "host:pid" | null, expires_at: date, acquired_at: date,
+// token: int64}. It is never deleted, so the token only grows: a released lease keeps its token and
+// has owner null.
 constexpr const char* kLeaseId = "sync";
 
-enum class TryResult { acquired, held, error };
+LeaseInfo lease_from(const bson_t* doc) {
+  LeaseInfo info;
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, doc, "owner") && BSON_ITER_HOLDS_UTF8(&it)) info.owner = bson_iter_utf8(&it, nullptr);
+  if (bson_iter_init_find(&it, doc, "expires_at") && BSON_ITER_HOLDS_DATE_TIME(&it))
+    info.expires_at_ms = bson_iter_date_time(&it);
+  if (bson_iter_init_find(&it, doc, "acquired_at") && BSON_ITER_HOLDS_DATE_TIME(&it))
+    info.acquired_at_ms = bson_iter_date_time(&it);
+  if (bson_iter_init_find(&it, doc, "token") && BSON_ITER_HOLDS_NUMBER(&it)) info.token = bson_iter_as_int64(&it);
+  return info;
+}
+
+std::string host_of(const std::string& owner) {
+  const auto colon = owner.rfind(':');
+  return colon == std::string::npos ? owner : owner.substr(0, colon);
+}
 
 // True when `owner` ("host:pid") names a process on this host that no longer exists: a run killed with
-// SIGKILL leaves its lease behind, and waiting out its expiry would only delay the next cron run.
+// SIGKILL leaves its lease behind, and waiting out its expiry would only delay the next cron run. Such a
+// run has no write in flight either.
 bool owner_is_dead_here(const std::string& owner) {
   const auto colon = owner.rfind(':');
   if (colon == std::string::npos) return false;
-  const std::string mine = lease_owner_id();
-  if (owner.substr(0, colon) != mine.substr(0, mine.rfind(':'))) return false;
+  if (host_of(owner) != host_of(lease_owner_id())) return false;
   const auto pid = parse_int(owner.substr(colon + 1));
   if (!pid || *pid <= 0) return false;
   return ::kill(static_cast<pid_t>(*pid), 0) != 0 && errno == ESRCH;
 }
 
-// Removes the lease if it still belongs to `owner`.
-void break_lease(Client& client, const std::string& db, const std::string& owner) {
-  mongoc_collection_t* coll = mongoc_client_get_collection(client.get(), db.c_str(), kLockCollection);
-  Bson selector;
-  BSON_APPEND_UTF8(selector.get(), "_id", "sync");
-  BSON_APPEND_UTF8(selector.get(), "owner", owner.c_str());
-  mongoc_collection_delete_one(coll, selector.get(), nullptr, nullptr, nullptr);
-  mongoc_collection_destroy(coll);
-}
+enum class TryResult { acquired, held, error };
 
-// One findAndModify: take the lease if it is free, expired, or already ours. When another owner holds
-// it, the upsert collides with the existing _id (E11000): that is the "held" answer.
-TryResult try_acquire(Client& client, const Lease::Options& o, Failure& failure, std::string& holder,
-                      std::string& holder_owner) {
-  mongoc_collection_t* coll = mongoc_client_get_collection(client.get(), o.db.c_str(), kLockCollection);
+struct Attempt {
+  TryResult result = TryResult::error;
+  Failure failure;
+  std::int64_t token = 0;
+  std::optional<LeaseInfo> previous;  // the document before this acquisition (acquired), or the holder (held)
+};
+
+// One findAndModify: take the lease if it is free (never taken, or released), expired, ours already, or
+// held by `dead_owner`. When another owner holds it, the upsert collides with the existing _id (E11000):
+// that is the "held" answer. The previous document comes back, so the new token is its token + 1, as the
+// $inc wrote it.
+Attempt try_acquire(Client& client, const Lease::Options& o, const std::optional<std::string>& dead_owner) {
+  auto coll = collection(client, o.db, kLockCollection);
   const auto now = now_epoch_ms();
   Bson query, update;
   BSON_APPEND_UTF8(query.get(), "_id", kLeaseId);
-  bson_t ors, a, b, lt;
-  BSON_APPEND_ARRAY_BEGIN(query.get(), "$or", &ors);
-  BSON_APPEND_DOCUMENT_BEGIN(&ors, "0", &a);
-  BSON_APPEND_DOCUMENT_BEGIN(&a, "expires_at", &lt);
-  BSON_APPEND_DATE_TIME(&lt, "$lt", now);
-  bson_append_document_end(&a, &lt);
-  bson_append_document_end(&ors, &a);
-  BSON_APPEND_DOCUMENT_BEGIN(&ors, "1", &b);
-  BSON_APPEND_UTF8(&b, "owner", o.owner.c_str());
-  bson_append_document_end(&ors, &b);
-  bson_append_array_end(query.get(), &ors);
-  bson_t set;
+  if (dead_owner) {
+    BSON_APPEND_UTF8(query.get(), "owner", dead_owner->c_str());
+  } else {
+    bson_t ors, a, b, c, lt;
+    BSON_APPEND_ARRAY_BEGIN(query.get(), "$or", &ors);
+    BSON_APPEND_DOCUMENT_BEGIN(&ors, "0", &a);
+    BSON_APPEND_DOCUMENT_BEGIN(&a, "expires_at", &lt);
+    BSON_APPEND_DATE_TIME(&lt, "$lt", now);
+    bson_append_document_end(&a, &lt);
+    bson_append_document_end(&ors, &a);
+    BSON_APPEND_DOCUMENT_BEGIN(&ors, "1", &b);
+    BSON_APPEND_UTF8(&b, "owner", o.owner.c_str());
+    bson_append_document_end(&ors, &b);
+    BSON_APPEND_DOCUMENT_BEGIN(&ors, "2", &c);
+    BSON_APPEND_NULL(&c, "owner");  // released (or never had one)
+    bson_append_document_end(&ors, &c);
+    bson_append_array_end(query.get(), &ors);
+  }
+  bson_t set, inc;
   BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
   BSON_APPEND_UTF8(&set, "owner", o.owner.c_str());
   BSON_APPEND_DATE_TIME(&set, "expires_at", now + o.ttl.count());
   BSON_APPEND_DATE_TIME(&set, "acquired_at", now);
   bson_append_document_end(update.get(), &set);
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$inc", &inc);
+  BSON_APPEND_INT64(&inc, "token", 1);
+  bson_append_document_end(update.get(), &inc);
 
   Reply reply;
   bson_error_t error;
-  const bool ok = mongoc_collection_find_and_modify(coll, query.get(), nullptr, update.get(), nullptr, false, true,
-                                                    true, reply.get(), &error);
-  TryResult result = TryResult::acquired;
-  if (!ok) {
-    if (error.code == 11000 || std::string_view(error.message).find("E11000") != std::string_view::npos) {
-      result = TryResult::held;
-      // Name the holder in the message.
-      Bson filter;
-      BSON_APPEND_UTF8(filter.get(), "_id", kLeaseId);
-      mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(coll, filter.get(), nullptr, nullptr);
-      const bson_t* doc;
-      if (mongoc_cursor_next(cursor, &doc)) {
-        bson_iter_t it;
-        std::string owner = "unknown";
-        std::int64_t expires = 0;
-        if (bson_iter_init_find(&it, doc, "owner") && BSON_ITER_HOLDS_UTF8(&it)) owner = bson_iter_utf8(&it, nullptr);
-        holder_owner = owner;
-        if (bson_iter_init_find(&it, doc, "expires_at") && BSON_ITER_HOLDS_DATE_TIME(&it)) expires = bson_iter_date_time(&it);
-        holder = fmt::format("{} (lease expires in {} unless renewed)", owner,
-                             format_duration(std::chrono::milliseconds(std::max<std::int64_t>(0, expires - now))));
+  Attempt a;
+  const bool ok = mongoc_collection_find_and_modify(coll.get(), query.get(), nullptr, update.get(), nullptr, false,
+                                                    true, false, reply.get(), &error);
+  if (ok) {
+    a.result = TryResult::acquired;
+    bson_iter_t it;
+    a.token = 1;
+    if (bson_iter_init_find(&it, reply.get(), "value") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+      uint32_t len = 0;
+      const uint8_t* data = nullptr;
+      bson_iter_document(&it, &len, &data);
+      bson_t old;
+      if (bson_init_static(&old, data, len)) {
+        a.previous = lease_from(&old);
+        a.token = a.previous->token + 1;
       }
-      mongoc_cursor_destroy(cursor);
-    } else {
-      result = TryResult::error;
-      failure = classify(error, "MongoDB", "taking the run lock");
     }
+    return a;
   }
-  mongoc_collection_destroy(coll);
-  return result;
+  if (error.code == 11000 || std::string_view(error.message).find("E11000") != std::string_view::npos) {
+    a.result = TryResult::held;
+    if (auto info = read_lease(client, o.db, "MongoDB"); info && *info) a.previous = **info;
+    return a;
+  }
+  a.result = TryResult::error;
+  a.failure = classify(error, "MongoDB", "taking the run lock");
+  return a;
+}
+
+std::string describe_holder(const LeaseInfo& l) {
+  return fmt::format("{} (lease expires in {} unless renewed)", l.owner,
+                     format_duration(std::chrono::milliseconds(std::max<std::int64_t>(0, l.expires_at_ms - now_epoch_ms()))));
+}
+
+// The lease back to "free", keeping its token. Only while it is still ours (owner and token).
+bool release(mongoc_client_t* client, const std::string& db, const std::string& owner, std::int64_t token,
+             bson_error_t* error) {
+  auto coll = collection(client, db, kLockCollection);
+  Bson selector, update;
+  BSON_APPEND_UTF8(selector.get(), "_id", kLeaseId);
+  BSON_APPEND_UTF8(selector.get(), "owner", owner.c_str());
+  BSON_APPEND_INT64(selector.get(), "token", token);
+  bson_t set;
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+  BSON_APPEND_NULL(&set, "owner");
+  BSON_APPEND_DATE_TIME(&set, "expires_at", 0);
+  BSON_APPEND_DATE_TIME(&set, "released_at", now_epoch_ms());
+  bson_append_document_end(update.get(), &set);
+  return mongoc_collection_update_one(coll.get(), selector.get(), update.get(), nullptr, nullptr, error);
 }
 
 }  // namespace
 
-Lease::Lease(Pool& pool, Options options, Logger& log, std::atomic<int>* stop)
-    : pool_(pool), options_(std::move(options)), log_(log), stop_(stop) {
+Expected<std::optional<LeaseInfo>> read_lease(Client& client, const std::string& db, std::string_view where) {
+  auto coll = collection(client, db, kLockCollection);
+  Bson filter;
+  BSON_APPEND_UTF8(filter.get(), "_id", kLeaseId);
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), nullptr, nullptr));
+  const bson_t* doc;
+  std::optional<LeaseInfo> out;
+  if (mongoc_cursor_next(cursor.get(), &doc)) out = lease_from(doc);
+  bson_error_t error;
+  if (mongoc_cursor_error(cursor.get(), &error)) return classify(error, where, "reading the run lock");
+  return out;
+}
+
+Lease::Lease(Pool& pool, Options options, Logger& log, StopToken* stop, std::int64_t token,
+             std::optional<LeaseInfo> taken_over)
+    : pool_(pool), options_(std::move(options)), log_(log), stop_(stop), token_(token), taken_over_(std::move(taken_over)) {
+  // If this process must end before it can stop cleanly (a server stopped answering), its last act is
+  // to hand the lease back through a connection of its own, so the next run need not wait for expiry.
+  if (stop_)
+    abandon_ = stop_->on_abandon([this] {
+      auto client = pool_.emergency_client(std::chrono::milliseconds(300));
+      bson_error_t error;
+      if (client && release(client.get(), options_.db, options_.owner, token_, &error))
+        log_.info("released the run lock");
+      else
+        log_.warn("could not release the run lock (it expires by itself in at most {})", format_duration(options_.ttl));
+    });
   renewer_ = std::thread([this] { renew_loop(); });
 }
 
-Expected<std::unique_ptr<Lease>> Lease::acquire(Pool& pool, const Options& o, Logger& log, std::atomic<int>* stop) {
+Expected<std::unique_ptr<Lease>> Lease::acquire(Pool& pool, const Options& o, Logger& log, StopToken* stop) {
   auto client = pool.acquire();
-  const auto deadline = o.wait ? std::chrono::steady_clock::now() + *o.wait : std::chrono::steady_clock::now();
+  const auto start = std::chrono::steady_clock::now();
   const bool forever = o.wait && *o.wait == std::chrono::milliseconds::max();
+  const auto deadline = o.wait && !forever ? start + *o.wait : start;
   bool announced = false;
+  std::optional<std::string> dead_owner;
   while (true) {
-    Failure failure;
-    std::string holder, holder_owner;
-    switch (try_acquire(client, o, failure, holder, holder_owner)) {
-      case TryResult::acquired:
-        log.debug("run lock taken by {}", o.owner);
-        return std::unique_ptr<Lease>(new Lease(pool, o, log, stop));
-      case TryResult::error:
-        return failure;
-      case TryResult::held:
-        if (owner_is_dead_here(holder_owner)) {
-          log.warn("taking over the run lock of {}, which no longer runs on this host", holder_owner);
-          break_lease(client, o.db, holder_owner);
-          continue;
+    Attempt a = try_acquire(client, o, dead_owner);
+    dead_owner.reset();
+    if (a.result == TryResult::acquired) {
+      std::optional<LeaseInfo> taken_over;
+      if (a.previous && !a.previous->owner.empty() && a.previous->owner != o.owner) {
+        if (owner_is_dead_here(a.previous->owner)) {
+          log.warn("took over the run lock of {}, which no longer runs on this host", a.previous->owner);
+        } else {
+          // Expired while its owner may still be alive (another host, or a process that still runs but
+          // stopped renewing): that run may still have a write on its way. See the callers.
+          log.warn("took over the run lock of {}, which expired {} ago without being released", a.previous->owner,
+                   format_duration(std::chrono::milliseconds(std::max<std::int64_t>(0, now_epoch_ms() - a.previous->expires_at_ms))));
+          taken_over = a.previous;
         }
-        break;
+      }
+      log.debug("run lock taken by {} (token {})", o.owner, a.token);
+      return std::unique_ptr<Lease>(new Lease(pool, o, log, stop, a.token, std::move(taken_over)));
     }
-    if (!o.wait || (!forever && std::chrono::steady_clock::now() >= deadline) || (stop && stop->load()))
+    if (a.result == TryResult::error) return a.failure;
+    const LeaseInfo holder = a.previous.value_or(LeaseInfo{"unknown", 0, 0, 0});
+    if (owner_is_dead_here(holder.owner)) {
+      dead_owner = holder.owner;
+      continue;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!o.wait || (!forever && now >= deadline) || (stop && stop->requested()))
       return Failure{Exit::tempfail, fmt::format("another mysql2mongo run holds the lock on MongoDB database {}: {}; "
                                                  "retry later, or pass --wait to queue behind it",
-                                                 o.db, holder)};
+                                                 o.db, describe_holder(holder))};
     if (!announced) {
-      log.info("waiting for the run lock held by {}", holder);
+      log.info("waiting for the run lock held by {}", describe_holder(holder));
       announced = true;
     }
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    // Poll once a second, but never past the deadline, and wake at once on a stop request.
+    auto pause = std::chrono::milliseconds(1000);
+    if (!forever) pause = std::min(pause, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
+                                              std::chrono::milliseconds(1));
+    if (stop) stop->sleep_for(pause);
+    else std::this_thread::sleep_for(pause);
   }
 }
 
 void Lease::renew_loop() {
   auto client = pool_.acquire();
+  using clock = std::chrono::steady_clock;
+  auto last_renewed = clock::now();
+  // Renew every third of the lifetime; after a failure, retry every second. A lease that could not be
+  // renewed for most of its lifetime may already belong to another run: stop writing before that can be.
+  const auto every = options_.ttl / 3;
+  const auto give_up = options_.ttl - std::min<std::chrono::milliseconds>(options_.ttl / 6, std::chrono::seconds(10));
+  auto next = every;
   std::unique_lock lock(mutex_);
-  while (!cv_.wait_for(lock, options_.ttl / 3, [this] { return done_; })) {
+  while (!cv_.wait_for(lock, next, [this] { return done_; })) {
     lock.unlock();
-    mongoc_collection_t* coll = mongoc_client_get_collection(client.get(), options_.db.c_str(), kLockCollection);
+    auto coll = collection(client, options_.db, kLockCollection);
     Bson selector, update;
     BSON_APPEND_UTF8(selector.get(), "_id", kLeaseId);
     BSON_APPEND_UTF8(selector.get(), "owner", options_.owner.c_str());
+    BSON_APPEND_INT64(selector.get(), "token", token_);
     bson_t set;
     BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
     BSON_APPEND_DATE_TIME(&set, "expires_at", now_epoch_ms() + options_.ttl.count());
     bson_append_document_end(update.get(), &set);
     Reply reply;
     bson_error_t error;
-    const bool ok = mongoc_collection_update_one(coll, selector.get(), update.get(), nullptr, reply.get(), &error);
-    mongoc_collection_destroy(coll);
+    const bool ok = mongoc_collection_update_one(coll.get(), selector.get(), update.get(), nullptr, reply.get(), &error);
     bson_iter_t it;
     const bool matched = ok && bson_iter_init_find(&it, reply.get(), "matchedCount") && bson_iter_as_int64(&it) > 0;
-    if (ok && !matched) {
-      log_.error("the run lock was taken over by another run (ours had expired): stopping");
-      if (stop_) stop_->store(kLeaseLost);
-    } else if (!ok) {
-      // A passing network error: the lease lasts ttl, and the next renewal may succeed.
-      log_.warn("could not renew the run lock: {}", redact_uri(error.message));
-    }
     lock.lock();
+    if (done_) break;
+    if (matched) {
+      last_renewed = clock::now();
+      next = every;
+      continue;
+    }
+    if (ok) {
+      log_.error("the run lock was taken over by another run (ours had expired): stopping");
+    } else if (clock::now() - last_renewed < give_up) {
+      // A passing network error: the lease lasts ttl, and the next attempt may succeed.
+      log_.warn("could not renew the run lock: {}", redact_uri(error.message));
+      next = std::chrono::seconds(1);
+      continue;
+    } else {
+      log_.error("could not renew the run lock for {} ({}): another run may take it over, so this one stops",
+                 format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - last_renewed)),
+                 redact_uri(error.message));
+    }
+    lost_.store(true);
+    if (stop_) stop_->request_lease_lost();
+    break;
   }
+}
+
+void Lease::release_now() {
+  auto client = pool_.acquire();
+  bson_error_t error;
+  if (!release(client.get(), options_.db, options_.owner, token_, &error))
+    log_.warn("could not release the run lock (it expires by itself): {}", redact_uri(error.message));
 }
 
 Lease::~Lease() {
@@ -181,15 +298,8 @@ Lease::~Lease() {
   }
   cv_.notify_all();
   renewer_.join();
-  auto client = pool_.acquire();
-  mongoc_collection_t* coll = mongoc_client_get_collection(client.get(), options_.db.c_str(), kLockCollection);
-  Bson selector;
-  BSON_APPEND_UTF8(selector.get(), "_id", kLeaseId);
-  BSON_APPEND_UTF8(selector.get(), "owner", options_.owner.c_str());
-  bson_error_t error;
-  if (!mongoc_collection_delete_one(coll, selector.get(), nullptr, nullptr, &error))
-    log_.warn("could not release the run lock (it expires by itself): {}", redact_uri(error.message));
-  mongoc_collection_destroy(coll);
+  abandon_.reset();
+  if (!lost_.load()) release_now();
 }
 
 }  // namespace m2m::mongo

@@ -81,6 +81,27 @@ Bson to_bson(const TableState& s) {
   else BSON_APPEND_NULL(d, "checkpoint");
   if (s.pending_mark) append_string_array(d, "pending_mark", *s.pending_mark);
   else BSON_APPEND_NULL(d, "pending_mark");
+  BSON_APPEND_UTF8(d, "checkpoint_fingerprint", s.checkpoint_fingerprint.c_str());
+  if (s.window_floor) BSON_APPEND_UTF8(d, "window_floor", s.window_floor->c_str());
+  else BSON_APPEND_NULL(d, "window_floor");
+  bson_t refused;
+  BSON_APPEND_ARRAY_BEGIN(d, "refused_rows", &refused);
+  for (std::size_t i = 0; i < s.refused.size(); ++i) {
+    bson_t r;
+    const std::string k = std::to_string(i);
+    BSON_APPEND_DOCUMENT_BEGIN(&refused, k.c_str(), &r);
+    append_string_array(&r, "key", s.refused[i].key);
+    BSON_APPEND_INT64(&r, "bytes", s.refused[i].bytes);
+    BSON_APPEND_UTF8(&r, "reason", s.refused[i].reason.c_str());
+    bson_append_document_end(&refused, &r);
+  }
+  bson_append_array_end(d, &refused);
+  BSON_APPEND_BOOL(d, "resumed", s.resumed);
+  if (s.last_complete_ms) BSON_APPEND_DATE_TIME(d, "last_complete", s.last_complete_ms);
+  else BSON_APPEND_NULL(d, "last_complete");
+  BSON_APPEND_BOOL(d, "dropped", s.dropped);
+  if (s.dropped_ms) BSON_APPEND_DATE_TIME(d, "dropped_time", s.dropped_ms);
+  BSON_APPEND_BOOL(d, "collection_dropped", s.collection_dropped);
   return b;
 }
 
@@ -116,6 +137,29 @@ TableState from_bson(const bson_t* doc) {
     else if (key == "runs_since_reconcile") s.runs_since_reconcile = bson_iter_as_int64(&it);
     else if (key == "checkpoint" && BSON_ITER_HOLDS_ARRAY(&it)) s.checkpoint = read_string_array(&it);
     else if (key == "pending_mark" && BSON_ITER_HOLDS_ARRAY(&it)) s.pending_mark = read_string_array(&it);
+    else if (key == "checkpoint_fingerprint") s.checkpoint_fingerprint = str();
+    else if (key == "window_floor" && BSON_ITER_HOLDS_UTF8(&it)) s.window_floor = str();
+    else if (key == "resumed" && BSON_ITER_HOLDS_BOOL(&it)) s.resumed = bson_iter_bool(&it);
+    else if (key == "last_complete" && BSON_ITER_HOLDS_DATE_TIME(&it)) s.last_complete_ms = bson_iter_date_time(&it);
+    else if (key == "dropped" && BSON_ITER_HOLDS_BOOL(&it)) s.dropped = bson_iter_bool(&it);
+    else if (key == "dropped_time" && BSON_ITER_HOLDS_DATE_TIME(&it)) s.dropped_ms = bson_iter_date_time(&it);
+    else if (key == "collection_dropped" && BSON_ITER_HOLDS_BOOL(&it)) s.collection_dropped = bson_iter_bool(&it);
+    else if (key == "refused_rows" && BSON_ITER_HOLDS_ARRAY(&it)) {
+      bson_iter_t rows;
+      bson_iter_recurse(&it, &rows);
+      while (bson_iter_next(&rows)) {
+        bson_iter_t f;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&rows) || !bson_iter_recurse(&rows, &f)) continue;
+        TableState::Refused r;
+        while (bson_iter_next(&f)) {
+          const std::string_view k = bson_iter_key(&f);
+          if (k == "key") r.key = read_string_array(&f);
+          else if (k == "bytes") r.bytes = bson_iter_as_int64(&f);
+          else if (k == "reason" && BSON_ITER_HOLDS_UTF8(&f)) r.reason = bson_iter_utf8(&f, nullptr);
+        }
+        s.refused.push_back(std::move(r));
+      }
+    }
     else if (key == "lossy" && BSON_ITER_HOLDS_DOCUMENT(&it)) {
       bson_iter_t cols;
       bson_iter_recurse(&it, &cols);
@@ -131,87 +175,142 @@ TableState from_bson(const bson_t* doc) {
 
 }  // namespace
 
-MetadataStore::MetadataStore(Client& client, std::string db, std::string where)
-    : client_(client), db_(std::move(db)), where_(std::move(where)) {}
+MetadataStore::MetadataStore(Client& client, std::string db, std::string where, std::int64_t fence, StopToken* stop)
+    : client_(client), db_(std::move(db)), where_(std::move(where)), fence_(fence), stop_(stop) {}
 
 Status MetadataStore::ensure_indexes() {
   return create_index(client_, db_, kMetadataCollection, {"table_name"}, true, "m2m_table_name", where_);
 }
 
+namespace {
+
+// {table_name: T, $or: [{fence: {$lte: F}}, {fence: {$exists: false}}]}: the document as long as no run
+// with a newer token wrote it. When it was, an upsert with this filter collides with the unique index on
+// table_name (E11000), which is how a fenced write shows.
+void append_fenced_selector(bson_t* selector, const std::string& table, std::int64_t fence) {
+  BSON_APPEND_UTF8(selector, "table_name", table.c_str());
+  bson_t ors, a, b, lte, exists;
+  BSON_APPEND_ARRAY_BEGIN(selector, "$or", &ors);
+  BSON_APPEND_DOCUMENT_BEGIN(&ors, "0", &a);
+  BSON_APPEND_DOCUMENT_BEGIN(&a, "fence", &lte);
+  BSON_APPEND_INT64(&lte, "$lte", fence);
+  bson_append_document_end(&a, &lte);
+  bson_append_document_end(&ors, &a);
+  BSON_APPEND_DOCUMENT_BEGIN(&ors, "1", &b);
+  BSON_APPEND_DOCUMENT_BEGIN(&b, "fence", &exists);
+  BSON_APPEND_BOOL(&exists, "$exists", false);
+  bson_append_document_end(&b, &exists);
+  bson_append_document_end(&ors, &b);
+  bson_append_array_end(selector, &ors);
+}
+
+bool is_duplicate_key(const bson_error_t& error) {
+  return error.code == 11000 || std::string_view(error.message).find("E11000") != std::string_view::npos;
+}
+
+}  // namespace
+
+Failure MetadataStore::fenced(std::string_view doing) {
+  if (stop_) stop_->request_lease_lost();
+  return Failure{Exit::tempfail,
+                 fmt::format("{}: another run took the run lock over (this run's token {} is superseded) while this "
+                             "one was {}; it stopped writing",
+                             where_, fence_, doing)};
+}
+
+Status MetadataStore::bump_fence() {
+  auto coll = collection(client_, db_, kMetadataCollection);
+  Bson selector, update;
+  bson_t max;
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$max", &max);
+  BSON_APPEND_INT64(&max, "fence", fence_);
+  bson_append_document_end(update.get(), &max);
+  bson_error_t error;
+  if (!mongoc_collection_update_many(coll.get(), selector.get(), update.get(), nullptr, nullptr, &error))
+    return classify(error, where_, "claiming _sync_metadata for this run");
+  return success();
+}
+
 Expected<std::vector<TableState>> MetadataStore::load_all() {
-  mongoc_collection_t* coll = mongoc_client_get_collection(client_.get(), db_.c_str(), kMetadataCollection);
-  bson_t filter = BSON_INITIALIZER;
-  bson_t opts = BSON_INITIALIZER;
+  auto coll = collection(client_, db_, kMetadataCollection);
+  Bson filter, opts;
   bson_t sort;
-  BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+  BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "sort", &sort);
   BSON_APPEND_INT32(&sort, "table_name", 1);
-  bson_append_document_end(&opts, &sort);
-  mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, nullptr);
+  bson_append_document_end(opts.get(), &sort);
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
   std::vector<TableState> out;
   const bson_t* doc;
-  while (mongoc_cursor_next(cursor, &doc)) out.push_back(from_bson(doc));
+  while (mongoc_cursor_next(cursor.get(), &doc)) out.push_back(from_bson(doc));
   bson_error_t error;
-  const bool failed = mongoc_cursor_error(cursor, &error);
-  mongoc_cursor_destroy(cursor);
-  bson_destroy(&opts);
-  bson_destroy(&filter);
-  mongoc_collection_destroy(coll);
-  if (failed) return classify(error, where_, "reading _sync_metadata");
+  if (mongoc_cursor_error(cursor.get(), &error)) return classify(error, where_, "reading _sync_metadata");
   return out;
 }
 
 Expected<std::optional<TableState>> MetadataStore::load(const std::string& table) {
-  mongoc_collection_t* coll = mongoc_client_get_collection(client_.get(), db_.c_str(), kMetadataCollection);
-  bson_t filter = BSON_INITIALIZER;
-  BSON_APPEND_UTF8(&filter, "table_name", table.c_str());
-  mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(coll, &filter, nullptr, nullptr);
+  auto coll = collection(client_, db_, kMetadataCollection);
+  Bson filter;
+  BSON_APPEND_UTF8(filter.get(), "table_name", table.c_str());
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), nullptr, nullptr));
   std::optional<TableState> out;
   const bson_t* doc;
-  if (mongoc_cursor_next(cursor, &doc)) out = from_bson(doc);
+  if (mongoc_cursor_next(cursor.get(), &doc)) out = from_bson(doc);
   bson_error_t error;
-  const bool failed = mongoc_cursor_error(cursor, &error);
-  mongoc_cursor_destroy(cursor);
-  bson_destroy(&filter);
-  mongoc_collection_destroy(coll);
-  if (failed) return classify(error, where_, "reading _sync_metadata");
+  if (mongoc_cursor_error(cursor.get(), &error)) return classify(error, where_, "reading _sync_metadata");
   return out;
 }
 
 Status MetadataStore::save(const TableState& state) {
-  mongoc_collection_t* coll = mongoc_client_get_collection(client_.get(), db_.c_str(), kMetadataCollection);
-  bson_t selector = BSON_INITIALIZER;
-  BSON_APPEND_UTF8(&selector, "table_name", state.table_name.c_str());
-  bson_t opts = BSON_INITIALIZER;
-  BSON_APPEND_BOOL(&opts, "upsert", true);
+  auto coll = collection(client_, db_, kMetadataCollection);
+  Bson selector, opts;
+  append_fenced_selector(selector.get(), state.table_name, fence_);
+  BSON_APPEND_BOOL(opts.get(), "upsert", true);
   Bson doc = to_bson(state);
+  BSON_APPEND_INT64(doc.get(), "fence", fence_);
   bson_error_t error;
-  const bool ok = mongoc_collection_replace_one(coll, &selector, doc.get(), &opts, nullptr, &error);
-  bson_destroy(&opts);
-  bson_destroy(&selector);
-  mongoc_collection_destroy(coll);
-  if (!ok) return classify(error, where_, "writing _sync_metadata");
+  if (!mongoc_collection_replace_one(coll.get(), selector.get(), doc.get(), opts.get(), nullptr, &error))
+    return is_duplicate_key(error) ? Status(fenced("writing _sync_metadata")) : classify(error, where_, "writing _sync_metadata");
   return success();
 }
 
 Status MetadataStore::save_field(const std::string& table, const char* field,
                                  const std::optional<std::vector<std::string>>& key) {
-  mongoc_collection_t* coll = mongoc_client_get_collection(client_.get(), db_.c_str(), kMetadataCollection);
-  bson_t selector = BSON_INITIALIZER;
-  BSON_APPEND_UTF8(&selector, "table_name", table.c_str());
-  bson_t update = BSON_INITIALIZER, set;
-  BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+  auto coll = collection(client_, db_, kMetadataCollection);
+  Bson selector, update, opts;
+  append_fenced_selector(selector.get(), table, fence_);
+  bson_t set;
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
   if (key) append_string_array(&set, field, *key);
   else BSON_APPEND_NULL(&set, field);
-  bson_append_document_end(&update, &set);
-  bson_t opts = BSON_INITIALIZER;
-  BSON_APPEND_BOOL(&opts, "upsert", true);
+  BSON_APPEND_INT64(&set, "fence", fence_);
+  bson_append_document_end(update.get(), &set);
+  BSON_APPEND_BOOL(opts.get(), "upsert", true);
   bson_error_t error;
-  const bool ok = mongoc_collection_update_one(coll, &selector, &update, &opts, nullptr, &error);
-  bson_destroy(&opts);
-  bson_destroy(&update);
-  bson_destroy(&selector);
-  mongoc_collection_destroy(coll);
-  if (!ok) return classify(error, where_, fmt::format("writing {}", field));
+  if (!mongoc_collection_update_one(coll.get(), selector.get(), update.get(), opts.get(), nullptr, &error)) {
+    const std::string doing = fmt::format("writing {}", field);
+    return is_duplicate_key(error) ? Status(fenced(doing)) : classify(error, where_, doing);
+  }
+  return success();
+}
+
+Status MetadataStore::save_fields(const std::string& table,
+                                  const std::vector<std::pair<std::string, FieldValue>>& fields) {
+  auto coll = collection(client_, db_, kMetadataCollection);
+  Bson selector, update, opts;
+  append_fenced_selector(selector.get(), table, fence_);
+  bson_t set;
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+  for (const auto& [name, value] : fields) {
+    if (const auto* text = std::get_if<std::string>(&value)) BSON_APPEND_UTF8(&set, name.c_str(), text->c_str());
+    else if (const auto* list = std::get_if<std::vector<std::string>>(&value)) append_string_array(&set, name.c_str(), *list);
+    else BSON_APPEND_NULL(&set, name.c_str());
+  }
+  BSON_APPEND_INT64(&set, "fence", fence_);
+  bson_append_document_end(update.get(), &set);
+  BSON_APPEND_BOOL(opts.get(), "upsert", true);
+  bson_error_t error;
+  if (!mongoc_collection_update_one(coll.get(), selector.get(), update.get(), opts.get(), nullptr, &error))
+    return is_duplicate_key(error) ? Status(fenced("writing _sync_metadata")) : classify(error, where_, "writing _sync_metadata");
   return success();
 }
 

@@ -2,12 +2,14 @@
 #pragma once
 
 #include "mongo/client.hpp"
+#include "util/stop.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace m2m::mongo {
@@ -42,23 +44,57 @@ struct TableState {
   // maximum read when that full sync started (the mark it leaves behind; [] for an empty table).
   std::optional<std::vector<std::string>> checkpoint;
   std::optional<std::vector<std::string>> pending_mark;
+  // The schema fingerprint the checkpoint belongs to: written when a full sync starts, so that even a
+  // first sync killed with SIGKILL resumes rather than starting over.
+  std::string checkpoint_fingerprint;
+  // A UTC instant the next incremental run must re-read from (its window reaches back at least to it):
+  // the start of the oldest transaction that had written and was still open at the last read, or, after
+  // a takeover of the run lock, where the taken-over run had started reading.
+  std::optional<std::string> window_floor;
+  // Rows MongoDB could not store (too large, too deep): the next run tries them again.
+  struct Refused {
+    std::vector<std::string> key;
+    std::int64_t bytes = 0;
+    std::string reason;
+  };
+  std::vector<Refused> refused;
+  bool resumed = false;              // the last full sync continued from a checkpoint
+  std::int64_t last_complete_ms = 0; // the last run that got through the table (refused rows aside)
+  // The table no longer exists in MySQL (dropped or renamed): kept for the record, never synced again.
+  bool dropped = false;
+  std::int64_t dropped_ms = 0;
+  bool collection_dropped = false;   // sync.drop_orphans removed its collection
 };
 
+// Every write is fenced: it applies only while no run holding a newer fencing token (see Lease) has
+// written the document, and bump_fence() makes every document the current run's at its start. A write
+// refused by the fence asks `stop` to stop (the lease was lost) and returns Exit::tempfail.
 class MetadataStore {
 public:
-  MetadataStore(Client& client, std::string db, std::string where);
+  // fence 0: a reader (status); it must not write.
+  MetadataStore(Client& client, std::string db, std::string where, std::int64_t fence = 0, StopToken* stop = nullptr);
   Status ensure_indexes();
+  // Raises the fence of every table's document to this run's token: from now on a run holding an older
+  // token (one whose lease expired while it stalled) can no longer write any of them.
+  Status bump_fence();
   Expected<std::optional<TableState>> load(const std::string& table);
   Expected<std::vector<TableState>> load_all();
   Status save(const TableState& state);
   // Writes one field only: "checkpoint" after each acknowledged batch of a full sync, "high_water_mark"
   // after each acknowledged batch of an incremental one, "pending_mark" when a full sync starts.
   Status save_field(const std::string& table, const char* field, const std::optional<std::vector<std::string>>& value);
+  // Writes a few fields at once: (name, value) with a string array, a string, or null.
+  using FieldValue = std::variant<std::nullptr_t, std::string, std::vector<std::string>>;
+  Status save_fields(const std::string& table, const std::vector<std::pair<std::string, FieldValue>>& fields);
 
 private:
+  Failure fenced(std::string_view doing);
+
   Client& client_;
   std::string db_;
   std::string where_;
+  std::int64_t fence_;
+  StopToken* stop_;
 };
 
 }  // namespace m2m::mongo

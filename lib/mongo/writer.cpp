@@ -6,6 +6,12 @@
 
 namespace m2m::mongo {
 
+bool WriteConcern::valid(const std::string& spec) {
+  if (spec == "majority") return true;
+  const auto n = parse_int(spec);
+  return n && *n >= 0 && *n <= 1000;
+}
+
 WriteConcern::WriteConcern(const std::string& spec) : wc_(mongoc_write_concern_new()) {
   if (spec == "majority") {
     mongoc_write_concern_set_w(wc_, MONGOC_WRITE_CONCERN_W_MAJORITY);
@@ -17,12 +23,13 @@ WriteConcern::WriteConcern(const std::string& spec) : wc_(mongoc_write_concern_n
 }
 
 BulkWriter::BulkWriter(Client& client, const std::string& db, const std::string& collection, const WriteConcern& wc,
-                       std::size_t max_docs, std::size_t max_bytes, std::string where)
-    : coll_(mongoc_client_get_collection(client.get(), db.c_str(), collection.c_str())),
+                       std::size_t max_docs, std::size_t max_bytes, std::string where, OnFlush on_flush)
+    : coll_(mongo::collection(client, db, collection)),
       wc_(wc),
       max_docs_(max_docs),
       max_bytes_(max_bytes),
-      where_(std::move(where)) {
+      where_(std::move(where)),
+      on_flush_(std::move(on_flush)) {
   bson_init(&upsert_opts_);
   BSON_APPEND_BOOL(&upsert_opts_, "upsert", true);
   // The documents are built by convert/, which already guarantees valid UTF-8 and legal field names;
@@ -36,7 +43,6 @@ BulkWriter::~BulkWriter() {
   if (bulk_) mongoc_bulk_operation_destroy(bulk_);
   bson_destroy(&upsert_opts_);
   bson_destroy(&insert_opts_);
-  mongoc_collection_destroy(coll_);
 }
 
 void BulkWriter::reset() {
@@ -55,7 +61,7 @@ Status BulkWriter::before_add(std::size_t bytes) {
     bson_init(&opts);
     BSON_APPEND_BOOL(&opts, "ordered", false);
     mongoc_write_concern_append(const_cast<mongoc_write_concern_t*>(wc_.get()), &opts);
-    bulk_ = mongoc_collection_create_bulk_operation_with_opts(coll_, &opts);
+    bulk_ = mongoc_collection_create_bulk_operation_with_opts(coll_.get(), &opts);
     bson_destroy(&opts);
   }
   ++ops_;
@@ -87,43 +93,76 @@ Status BulkWriter::remove_one(const bson_t* selector) {
   return success();
 }
 
+namespace {
+
+// Duplicate keys and transient server states fail a batch; anything else the server refused for one
+// document only (too large, too deep, a field name it does not accept) leaves the others applied.
+bool fails_batch(int code) {
+  switch (code) {
+    case 11000:  // DuplicateKey: two rows for one document; never skip that silently
+    case 10107: case 13435: case 13436: case 189: case 91: case 11600: case 6: case 89: case 262:  // transient
+    case 13: case 18:  // not authorized
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 Status BulkWriter::flush() {
   if (!bulk_ || ops_ == 0) {
     reset();
     return success();
   }
-  bson_t reply;
+  Reply reply;
   bson_error_t error;
-  const uint32_t ok = mongoc_bulk_operation_execute(bulk_, &reply, &error);
+  const uint32_t ok = mongoc_bulk_operation_execute(bulk_, reply.get(), &error);
   auto get = [&](const char* key) -> std::uint64_t {
     bson_iter_t it;
-    return bson_iter_init_find(&it, &reply, key) ? static_cast<std::uint64_t>(bson_iter_as_int64(&it)) : 0;
+    return bson_iter_init_find(&it, reply.get(), key) ? static_cast<std::uint64_t>(bson_iter_as_int64(&it)) : 0;
   };
   counts_.inserted += get("nInserted");
   counts_.upserted += get("nUpserted");
   counts_.matched += get("nMatched");
   counts_.modified += get("nModified");
   counts_.deleted += get("nRemoved");
+  const std::size_t ops = ops_;
+  std::vector<RefusedOp> refused;
+  bool batch_failed = !ok;
   std::string first_write_error;
   if (!ok) {
     bson_iter_t it, child;
-    if (bson_iter_init_find(&it, &reply, "writeErrors") && bson_iter_recurse(&it, &child) && bson_iter_next(&child)) {
-      bson_iter_t err;
-      if (bson_iter_recurse(&child, &err) && bson_iter_find(&err, "errmsg"))
-        first_write_error = bson_iter_utf8(&err, nullptr);
+    bool has_concern_error = false;
+    if (bson_iter_init_find(&it, reply.get(), "writeConcernErrors") && bson_iter_recurse(&it, &child))
+      has_concern_error = bson_iter_next(&child);
+    if (bson_iter_init_find(&it, reply.get(), "writeErrors") && bson_iter_recurse(&it, &child)) {
+      bool all_per_document = !has_concern_error;
+      while (bson_iter_next(&child)) {
+        bson_iter_t field;
+        RefusedOp op;
+        if (bson_iter_recurse(&child, &field) && bson_iter_find(&field, "index")) op.index = static_cast<std::size_t>(bson_iter_as_int64(&field));
+        if (bson_iter_recurse(&child, &field) && bson_iter_find(&field, "code")) op.code = static_cast<int>(bson_iter_as_int64(&field));
+        if (bson_iter_recurse(&child, &field) && bson_iter_find(&field, "errmsg") && BSON_ITER_HOLDS_UTF8(&field))
+          op.message = bson_iter_utf8(&field, nullptr);
+        if (first_write_error.empty()) first_write_error = op.message;
+        if (fails_batch(op.code)) all_per_document = false;
+        refused.push_back(std::move(op));
+      }
+      // The batch is unordered: every operation not listed was applied.
+      if (all_per_document && !refused.empty()) batch_failed = false;
     }
   }
-  bson_destroy(&reply);
   reset();
-  if (!ok) {
-    if (error.domain == MONGOC_ERROR_SERVER || error.domain == MONGOC_ERROR_WRITE_CONCERN ||
-        error.domain == MONGOC_ERROR_COMMAND) {
-      if (error.code == 11000)
-        return Failure{Exit::unavailable, fmt::format("{}: duplicate key: {}", where_,
-                                                      first_write_error.empty() ? error.message : first_write_error)};
-    }
+  if (batch_failed) {
+    if (error.code == 11000)
+      return Failure{Exit::unavailable, fmt::format("{}: duplicate key: {}", where_,
+                                                    first_write_error.empty() ? error.message : first_write_error)};
     return classify(error, where_, "writing a batch");
   }
+  if (on_flush_) return on_flush_(ops, refused);
+  if (!refused.empty())
+    return Failure{Exit::unavailable, fmt::format("{}: the server refused a document: {}", where_, refused.front().message)};
   return success();
 }
 

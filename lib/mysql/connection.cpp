@@ -7,11 +7,22 @@
 
 #include <fmt/format.h>
 
+#include <sys/socket.h>
+
 namespace m2m::mysql {
 
 bool is_retryable(unsigned e) {
   return e == 1205 /* ER_LOCK_WAIT_TIMEOUT */ || e == 1213 /* ER_LOCK_DEADLOCK */ ||
          e == 2006 /* CR_SERVER_GONE_ERROR */ || e == 2013 /* CR_SERVER_LOST */;
+}
+
+void cancel(MYSQL* m) noexcept {
+#if defined(LIBMARIADB) || defined(MARIADB_BASE_VERSION)
+  mariadb_cancel(m);
+#else
+  // Oracle's libmysqlclient has no cancel call; shutting the socket down has the same effect.
+  if (m && m->net.fd >= 0) ::shutdown(m->net.fd, SHUT_RDWR);
+#endif
 }
 
 std::string quote_identifier(std::string_view name) {
@@ -62,6 +73,7 @@ Failure classify_code(unsigned err, const std::string& where, std::string_view d
 Failure classify(unsigned err, const std::string& where, std::string_view doing, const std::string& message) {
   Failure f = classify_code(err, where, doing, message);
   f.transient = is_retryable(err);
+  f.server_code = static_cast<int>(err);
   return f;
 }
 

@@ -85,6 +85,10 @@ private:
   std::string where_;
 };
 
+// Makes every pending and later read or write on `m` fail at once (the socket is shut down): called
+// from another thread to cut short a call that waits on a server that stopped answering.
+void cancel(MYSQL* m) noexcept;
+
 // `name` with backticks doubled, inside backticks: safe for any identifier.
 std::string quote_identifier(std::string_view name);
 

@@ -147,12 +147,13 @@ Expected<std::vector<Table>> describe_tables(Connection& conn, const std::string
       auto it = tables.find(text(row, len, 0));
       if (it == tables.end()) continue;
       const std::string clause = text(row, len, 1);
-      std::smatch m;
-      if (!std::regex_search(clause, m, json_valid)) continue;
-      std::string column = m[1].str();
-      for (size_t p = 0; (p = column.find("``", p)) != std::string::npos; ++p) column.erase(p, 1);
-      for (auto& c : it->second.columns)
-        if (c.name == column && (c.data_type == "longtext" || c.data_type == "text")) c.data_type = "json";
+      // One constraint may check several columns: CHECK (json_valid(a) AND json_valid(b)).
+      for (std::sregex_iterator m(clause.begin(), clause.end(), json_valid), end; m != end; ++m) {
+        std::string column = (*m)[1].str();
+        for (size_t p = 0; (p = column.find("``", p)) != std::string::npos; ++p) column.erase(p, 1);
+        for (auto& c : it->second.columns)
+          if (c.name == column && (c.data_type == "longtext" || c.data_type == "text")) c.data_type = "json";
+      }
     }
   }
 

@@ -78,12 +78,18 @@ std::string render_metrics(const RunMetrics& m, const std::optional<std::string>
        [](const auto& t) { return static_cast<double>(t.last_success_ms) / 1000.0; }},
       {"mysql2mongo_table_up", "1 if the table's last sync succeeded, else 0.",
        [](const auto& t) { return t.status == "success" ? 1.0 : 0.0; }},
+      {"mysql2mongo_table_rows_refused", "Rows MongoDB could not store (too large, too deep); retried every run.",
+       [](const auto& t) { return static_cast<double>(t.refused.size()); }},
   };
+  // A table that no longer exists in MySQL is not judged: only mysql2mongo_table_dropped names it.
   for (const auto& p : per_table) {
     metric(out, p.name, "gauge", p.help);
     for (const auto& t : m.tables)
-      out += fmt::format("{}{{table=\"{}\"}} {}\n", p.name, escape_label(t.table_name), p.value(t));
+      if (!t.dropped) out += fmt::format("{}{{table=\"{}\"}} {}\n", p.name, escape_label(t.table_name), p.value(t));
   }
+  metric(out, "mysql2mongo_table_dropped", "gauge", "1 for a table of earlier runs that no longer exists in MySQL.");
+  for (const auto& t : m.tables)
+    if (t.dropped) out += fmt::format("mysql2mongo_table_dropped{{table=\"{}\"}} 1\n", escape_label(t.table_name));
   return out;
 }
 

@@ -10,18 +10,26 @@
 
 namespace m2m::ops {
 
+// Tables that no longer exist in MySQL are listed but never judged: they cannot be synced again.
 std::size_t StatusReport::failed() const {
-  return static_cast<std::size_t>(std::count_if(tables.begin(), tables.end(), [](const auto& t) { return t.status != "success"; }));
+  return static_cast<std::size_t>(
+      std::count_if(tables.begin(), tables.end(), [](const auto& t) { return !t.dropped && t.status != "success"; }));
 }
 
 std::size_t StatusReport::never_succeeded() const {
-  return static_cast<std::size_t>(std::count_if(tables.begin(), tables.end(), [](const auto& t) { return t.last_success_ms == 0; }));
+  return static_cast<std::size_t>(
+      std::count_if(tables.begin(), tables.end(), [](const auto& t) { return !t.dropped && t.last_success_ms == 0; }));
+}
+
+std::size_t StatusReport::dropped() const {
+  return static_cast<std::size_t>(std::count_if(tables.begin(), tables.end(), [](const auto& t) { return t.dropped; }));
 }
 
 std::optional<std::chrono::milliseconds> StatusReport::oldest_success_age() const {
-  if (tables.empty() || never_succeeded()) return std::nullopt;
+  if (tables.size() == dropped() || never_succeeded()) return std::nullopt;
   std::int64_t oldest = now_ms;
-  for (const auto& t : tables) oldest = std::min(oldest, t.last_success_ms);
+  for (const auto& t : tables)
+    if (!t.dropped) oldest = std::min(oldest, t.last_success_ms);
   return std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms - oldest));
 }
 
@@ -35,20 +43,8 @@ StatusReport load_status(const config::Config& cfg, Logger& log) {
   r.now_ms = now_epoch_ms();
 
   // A live lease means a run is working right now.
-  mongoc_collection_t* coll = mongoc_client_get_collection(client.get(), r.database.c_str(), mongo::kLockCollection);
-  mongo::Bson filter;
-  mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(coll, filter.get(), nullptr, nullptr);
-  const bson_t* doc;
-  if (mongoc_cursor_next(cursor, &doc)) {
-    bson_iter_t it;
-    std::string owner;
-    std::int64_t expires = 0;
-    if (bson_iter_init_find(&it, doc, "owner") && BSON_ITER_HOLDS_UTF8(&it)) owner = bson_iter_utf8(&it, nullptr);
-    if (bson_iter_init_find(&it, doc, "expires_at") && BSON_ITER_HOLDS_DATE_TIME(&it)) expires = bson_iter_date_time(&it);
-    if (expires > r.now_ms) r.lock_holder = owner;
-  }
-  mongoc_cursor_destroy(cursor);
-  mongoc_collection_destroy(coll);
+  if (auto lease = mongo::read_lease(client, r.database, pool->where()).or_throw(); lease && lease->live(r.now_ms))
+    r.lock_holder = lease->owner;
   return r;
 }
 
@@ -89,6 +85,13 @@ nlohmann::ordered_json to_json(const StatusReport& r, const config::Config& cfg)
     e["rows_deleted"] = t.rows_deleted;
     e["lossy_total"] = t.lossy_total;
     e["error"] = t.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(t.error);
+    if (t.resumed) e["resumed"] = true;
+    if (!t.refused.empty()) e["refused_rows"] = t.refused.size();
+    if (t.dropped) {
+      e["dropped"] = true;
+      e["dropped_time"] = iso8601_utc(t.dropped_ms);
+      e["collection_dropped"] = t.collection_dropped;
+    }
     tables[t.table_name] = e;
   }
   data["tables"] = tables;
@@ -100,23 +103,26 @@ CheckResult check_unknown(const std::string& why) { return {3, "MYSQL2MONGO UNKN
 
 CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::chrono::milliseconds crit) {
   if (r.tables.empty()) return check_unknown(fmt::format("no sync recorded in {}._sync_metadata yet", r.database));
+  if (r.dropped() == r.tables.size())
+    return check_unknown(fmt::format("every table recorded in {}._sync_metadata no longer exists in MySQL", r.database));
   const auto age = r.oldest_success_age();
   const std::int64_t age_s = age ? age->count() / 1000 : -1;
   const std::string perf = fmt::format("age={}s;{};{} tables={} failed={}", std::max<std::int64_t>(age_s, 0),
-                                       warn.count() / 1000, crit.count() / 1000, r.tables.size(), r.failed());
+                                       warn.count() / 1000, crit.count() / 1000, r.tables.size() - r.dropped(), r.failed());
   int code = 0;
   std::string detail;
   if (!age) {
     code = 2;
     std::vector<std::string> names;
     for (const auto& t : r.tables)
-      if (!t.last_success_ms) names.push_back(t.table_name);
-    detail = fmt::format("{} of {} tables never synced successfully ({})", names.size(), r.tables.size(), join(names, ", "));
+      if (!t.dropped && !t.last_success_ms) names.push_back(t.table_name);
+    detail = fmt::format("{} of {} tables never synced successfully ({})", names.size(), r.tables.size() - r.dropped(),
+                         join(names, ", "));
   } else {
     std::vector<std::string> failed;
     for (const auto& t : r.tables)
-      if (t.status != "success") failed.push_back(t.table_name);
-    detail = fmt::format("{} tables, oldest sync {} ago", r.tables.size(), format_duration(*age));
+      if (!t.dropped && t.status != "success") failed.push_back(t.table_name);
+    detail = fmt::format("{} tables, oldest sync {} ago", r.tables.size() - r.dropped(), format_duration(*age));
     if (*age > crit) code = 2;
     else if (*age > warn || !failed.empty()) code = 1;
     if (!failed.empty()) detail += fmt::format(", last run failed for {}", join(failed, ", "));

@@ -24,6 +24,7 @@ struct StatusReport {
   // The oldest last-success age among the tables (nullopt when a table never succeeded or none exist).
   std::optional<std::chrono::milliseconds> oldest_success_age() const;
   std::size_t never_succeeded() const;
+  std::size_t dropped() const;  // tables that no longer exist in MySQL
 };
 
 // Reads the metadata (MongoDB only: it works while MySQL is down). Throws Error when it cannot.

@@ -5,11 +5,15 @@
 #include "mongo/metadata.hpp"
 #include "mongo/writer.hpp"
 #include "mysql/connection.hpp"
+#include "sync/state.hpp"
 #include "sync/table_sync.hpp"
+#include "mongo/admin.hpp"
 #include "util/text.hpp"
 
 #include <fmt/format.h>
 
+#include <map>
+#include <set>
 #include <thread>
 
 namespace m2m::ops {
@@ -34,9 +38,66 @@ Decision decide(const sync::TablePlan& plan, const std::optional<TableStateView>
 
 namespace {
 
-bool stopping(const SyncOptions& o) { return o.stop && o.stop->load() != 0; }
+bool stopping(const SyncOptions& o) { return o.stop && o.stop->requested(); }
+
+// mariadb_cancel cuts a MySQL call that waits on a server that stopped answering: the stop watchdog runs
+// it when a graceful stop takes too long.
+StopToken::Registration interruptible(mysql::Connection& conn, StopToken* stop) {
+  if (!stop) return {};
+  MYSQL* m = conn.handle();
+  return stop->on_interrupt([m] { mysql::cancel(m); });
+}
+
+std::optional<TableStateView> view_of(const std::optional<mongo::TableState>& prior) {
+  if (!prior) return std::nullopt;
+  return TableStateView{prior->last_success_ms != 0 || prior->last_complete_ms != 0, prior->checkpoint.has_value(),
+                        prior->high_water_mark.has_value(),
+                        prior->schema_fingerprint};
+}
+
+// Marks the metadata of tables that no longer exist in MySQL as dropped (once, with a warning), and with
+// sync.drop_orphans drops their collections. Returns their names.
+std::vector<std::string> note_vanished_tables(mysql::Connection& conn, const config::Config& cfg,
+                                              mongo::MetadataStore& meta, mongo::Client& client, const std::string& db,
+                                              Logger& log) {
+  auto names = mysql::list_tables(conn, cfg.mysql.database).or_throw();
+  std::set<std::string> existing;
+  for (const auto& n : names) existing.insert(n.name);
+  std::vector<std::string> vanished;
+  auto states = meta.load_all().or_throw();
+  for (auto& s : states) {
+    if (existing.count(s.table_name)) continue;
+    vanished.push_back(s.table_name);
+    bool changed = false;
+    if (!s.dropped) {
+      log.warn("table {} no longer exists in MySQL (dropped or renamed); its collection {} is kept{}", s.table_name,
+               s.collection, cfg.sync.drop_orphans ? "" : " (set sync.drop_orphans = true to drop it)");
+      s.dropped = true;
+      s.dropped_ms = now_epoch_ms();
+      s.status = "dropped";
+      changed = true;
+    }
+    if (cfg.sync.drop_orphans && !s.collection_dropped && !s.collection.empty() &&
+        !sync::is_reserved_collection(s.collection)) {
+      mongo::drop_collection(client, db, s.collection, fmt::format("MongoDB collection {}", s.collection)).or_throw();
+      log.warn("table {}: dropped its collection {} (sync.drop_orphans)", s.table_name, s.collection);
+      s.collection_dropped = true;
+      changed = true;
+    }
+    if (changed) meta.save(s).or_throw();
+  }
+  return vanished;
+}
 
 }  // namespace
+
+std::optional<std::chrono::milliseconds> retry_backoff(int attempt, std::chrono::milliseconds spent,
+                                                       std::chrono::milliseconds budget) {
+  const auto wait = std::min<std::chrono::milliseconds>(std::chrono::seconds(10),
+                                                        std::chrono::seconds(1LL << std::min(attempt - 1, 4)));
+  if (spent + wait > budget) return std::nullopt;
+  return wait;
+}
 
 SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logger& log) {
   SyncOutcome out;
@@ -46,11 +107,8 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
   report.dry_run = options.dry_run;
 
   auto conn = mysql::Connection::open(cfg.mysql, log).or_throw();
+  auto cancel_mysql = interruptible(conn, options.stop);
   out.plan = sync::make_plan(conn, cfg, options.selection, log).or_throw();
-  if (options.dry_run) {
-    report.end_ms = now_epoch_ms();
-    return out;
-  }
 
   auto pool = mongo::Pool::open(cfg.mongodb, log).or_throw();
   auto client = pool->acquire();
@@ -58,20 +116,55 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
   mongo::server_version(client, pool->where()).or_throw();
   const std::string& db = cfg.mongo_database();
 
+  if (options.dry_run) {
+    // What each table would get: the same decision a real run makes, from the stored state.
+    mongo::MetadataStore reader(client, db, pool->where());
+    std::map<std::string, mongo::TableState> stored;
+    std::vector<mongo::TableState> all = reader.load_all().or_throw();
+    for (auto& s : all) stored[s.table_name] = std::move(s);
+    for (const auto& plan : out.plan) {
+      std::optional<mongo::TableState> prior;
+      if (auto it = stored.find(plan.table.name); it != stored.end()) prior = it->second;
+      const Decision d = decide(plan, view_of(prior), options.mode);
+      sync::TableReport t;
+      t.table = plan.table.name;
+      t.collection = plan.collection;
+      t.sync_type = d.incremental ? "incremental" : "full";
+      t.reason = d.reason;
+      t.status = "planned";
+      report.tables[plan.table.name] = std::move(t);
+    }
+    report.end_ms = now_epoch_ms();
+    return out;
+  }
+
   mongo::Lease::Options lease_options{db, mongo::lease_owner_id(), cfg.sync.lock_ttl, options.wait};
   auto lease = mongo::Lease::acquire(*pool, lease_options, log, options.stop).or_throw();
 
-  mongo::MetadataStore meta(client, db, pool->where());
+  mongo::MetadataStore meta(client, db, pool->where(), lease->token(), options.stop);
   meta.ensure_indexes().or_throw();
+  // From here on, a run that held an older token can no longer write any table's state.
+  meta.bump_fence().or_throw();
   const mongo::WriteConcern wc(cfg.mongodb.write_concern);
+
+  // The run's clock: one read of the server's time and open transactions for every table.
+  const sync::ReadTime clock = sync::read_time(conn).or_throw();
+  if (!clock.transactions_visible)
+    log.warn("cannot see open transactions ({}): a transaction running longer than sync.lookback ({}) may commit "
+             "rows the next run does not read; grant PROCESS to the MySQL user",
+             clock.transactions_error, format_duration(cfg.sync.lookback));
+
+  // Tables that no longer exist in MySQL (dropped, or renamed: a renamed table is a new table).
+  report.vanished = note_vanished_tables(conn, cfg, meta, client, db, log);
 
   for (const auto& plan : out.plan) {
     if (stopping(options)) break;
     sync::TableReport t;
     // Transient failures (deadlock, lock wait timeout, lost connection, MongoDB network errors) are
-    // retried with backoff; each attempt resumes from what the previous one recorded.
-    constexpr int kAttempts = 4;
-    for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    // retried with backoff for up to sync.retry_for; each attempt resumes from what the previous one
+    // recorded. A stop request ends the wait at once.
+    std::optional<std::chrono::steady_clock::time_point> first_failure;
+    for (int attempt = 1;; ++attempt) {
       auto prior = meta.load(plan.table.name);
       if (!prior) {
         t = sync::TableReport{};
@@ -80,10 +173,7 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
         t.status = "failed";
         t.error = prior.failure();
       } else {
-        std::optional<TableStateView> view;
-        if (*prior)
-          view = TableStateView{(*prior)->last_success_ms != 0, (*prior)->checkpoint.has_value(),
-                                (*prior)->high_water_mark.has_value(), (*prior)->schema_fingerprint};
+        const auto view = view_of(*prior);
         const Decision d = decide(plan, view, options.mode);
         // A table without a change column falls back every run: say so loudly once, then only with -v,
         // so cron does not mail the same warning every five minutes. The report always carries it.
@@ -91,6 +181,8 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
         if (d.warn && attempt == 1) log.write(repeated ? LogLevel::info : LogLevel::warning,
                                               fmt::format("table {}: {}", plan.table.name, d.reason));
         sync::TableContext ctx{conn, client, db, cfg, wc, meta, log, options.force_deletes, options.stop, options.progress};
+        ctx.taken_over = lease->taken_over_from().has_value();
+        ctx.clock = &clock;
         log.info("table {}: {} sync into {}{}", plan.table.name, d.incremental ? "incremental" : "full",
                  plan.collection, d.reason.empty() ? "" : " (" + d.reason + ")");
         t = d.incremental ? sync::incremental_sync(ctx, plan, **prior, options.reconcile)
@@ -98,16 +190,31 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
         if (t.reason.empty()) t.reason = d.reason;
         if (d.warn && t.status == "success") t.warnings.push_back(d.reason);
       }
-      if (!t.error || !t.error->transient || attempt == kAttempts || stopping(options)) break;
-      const auto backoff = std::chrono::seconds(1 << (attempt - 1));
-      log.warn("table {}: {}; retrying in {}s (attempt {} of {})", plan.table.name, t.error->message, backoff.count(),
-               attempt + 1, kAttempts);
-      std::this_thread::sleep_for(backoff);
-      // A lost connection cannot be reused; a fresh one costs little.
-      if (auto fresh = mysql::Connection::open(cfg.mysql, log)) conn = std::move(*fresh);
+      if (!t.error || !t.error->transient || stopping(options)) break;
+      if (!first_failure) first_failure = std::chrono::steady_clock::now();
+      const auto backoff = retry_backoff(
+          attempt, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - *first_failure),
+          cfg.sync.retry_for);
+      if (!backoff) {
+        log.warn("table {}: giving up after retrying for {} (sync.retry_for)", plan.table.name,
+                 format_duration(cfg.sync.retry_for));
+        break;
+      }
+      log.warn("table {}: {}; retrying in {} (attempt {})", plan.table.name, t.error->message,
+               format_duration(*backoff), attempt + 1);
+      if (options.stop ? !options.stop->sleep_for(*backoff) : (std::this_thread::sleep_for(*backoff), false)) break;
+      // A lost connection cannot be reused; a fresh one costs little. If the server is still away, the
+      // next attempt fails the same way and waits again.
+      if (auto fresh = mysql::Connection::open(cfg.mysql, log)) {
+        cancel_mysql.reset();
+        conn = std::move(*fresh);
+        cancel_mysql = interruptible(conn, options.stop);
+      }
     }
     if (t.error) log.error("table {}: {}", plan.table.name, t.error->message);
-    else
+    for (const auto& r : t.refused)
+      log.error("table {}: row {} could not be stored: {}", plan.table.name, r.described, r.reason);
+    if (!t.error)
       log.info("table {}: {} rows copied, {} deleted in {:.2f}s", plan.table.name, t.records_synced, t.deleted,
                t.duration_seconds);
     report.tables[plan.table.name] = std::move(t);

@@ -5,6 +5,7 @@
 #include "sync/plan.hpp"
 #include "sync/report.hpp"
 #include "util/log.hpp"
+#include "util/stop.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -22,8 +23,8 @@ struct SyncOptions {
   bool force_deletes = false;
   bool reconcile = false;                         // reconcile deletes in this incremental run
   std::optional<std::chrono::milliseconds> wait;  // wait for the run lock (max(): forever)
-  // Set by the signal handler (signal number) or by a lost lease (-1): stop after the current batch.
-  std::atomic<int>* stop = nullptr;
+  // Set by the signal handler or by a lost lease: stop after the current batch; also cuts waits short.
+  StopToken* stop = nullptr;
   // Progress after every acknowledged batch (table, rows done, rows expected or 0); app draws it.
   std::function<void(const std::string&, std::uint64_t, std::uint64_t)> progress;
 };
@@ -55,6 +56,12 @@ struct Decision {
   bool warn = false;  // the reason deserves a warning (fallback to full)
 };
 Decision decide(const sync::TablePlan& plan, const std::optional<TableStateView>& prior, Mode mode);
+
+// The wait before the next attempt after `attempt` attempts failed with a transient error and `spent` has
+// passed since the first failure: 1 s, 2 s, 4 s, 8 s, then 10 s each, as long as the wait ends within
+// `budget` (sync.retry_for); nullopt when it would not.
+std::optional<std::chrono::milliseconds> retry_backoff(int attempt, std::chrono::milliseconds spent,
+                                                       std::chrono::milliseconds budget);
 
 
 }  // namespace m2m::ops

@@ -227,10 +227,51 @@ Expected<std::vector<TablePlan>> make_plan(mysql::Connection& conn, const config
       std::tie(p.change_column, p.change_reason) = detect_change_column(table);
     }
 
-    if (!p.change_column.empty() &&
-        std::none_of(p.fields.begin(), p.fields.end(), [&](const auto& f) { return f.column == p.change_column; }))
-      return Failure{Exit::config, fmt::format("{} exclude_columns: the change column '{}' cannot be excluded", section,
-                                               p.change_column)};
+    if (!p.change_column.empty()) {
+      const auto chg = field_index(p.change_column);
+      if (!chg)
+        return Failure{Exit::config, fmt::format("{} exclude_columns: the change column '{}' cannot be excluded", section,
+                                                 p.change_column)};
+      p.change_field = *chg;
+      p.change_instant = table.find(p.change_column)->data_type == "timestamp";
+      if (opts && !opts->change_zone.empty()) {
+        auto known = conn.scalar(fmt::format("SELECT CONVERT_TZ('2001-01-01 00:00:00', '+00:00', {}) IS NOT NULL",
+                                             conn.literal(opts->change_zone)));
+        if (!known) return known.failure();
+        if (known->value_or("0") != "1")
+          return Failure{Exit::config,
+                         fmt::format("{} change_zone: the server does not know the time zone '{}'; use an offset such "
+                                     "as \"+01:00\", or load the server's time zone tables (mariadb-tzinfo-to-sql "
+                                     "/usr/share/zoneinfo | mariadb mysql)",
+                                     section, opts->change_zone)};
+        p.change_zone = opts->change_zone;
+      }
+    }
+
+    // Key columns: their MongoDB values must order as MySQL orders them (for the delete merge) and
+    // convert without loss. A SET would be an array, which MongoDB refuses as _id and indexes per member:
+    // it is stored as its text. Overrides keep only what keeps the order.
+    for (auto k : p.key) {
+      auto& f = p.fields[k];
+      const mysql::Column* col = table.find(f.column);
+      const convert::Kind natural = convert::auto_kind(*col, type_options);
+      if (f.kind == convert::Kind::set) {
+        f.kind = convert::Kind::string;
+        p.notes.push_back(fmt::format("key column '{}' is a SET: stored as its text ('a,b'), since a key cannot be an "
+                                      "array in MongoDB", f.column));
+        continue;
+      }
+      using convert::Kind;
+      const auto numeric = [](Kind x) { return x == Kind::int32 || x == Kind::int64 || x == Kind::uint64 || x == Kind::decimal; };
+      const bool keeps_order = f.kind == natural || f.kind == Kind::string || f.kind == Kind::binary ||
+                               (numeric(natural) && (f.kind == Kind::int64 || f.kind == Kind::decimal));
+      if (!keeps_order)
+        return Failure{Exit::config,
+                       fmt::format("{} types: '{}' is a key column of type {}; a key keeps its type or is stored as "
+                                   "\"string\" or \"binary\" (MySQL and MongoDB must order it alike to find deleted "
+                                   "rows); change or remove the override",
+                                   section, f.column, col->column_type)};
+    }
 
     if (cfg.sync.index_foreign_keys) {
       std::set<std::vector<std::string>> seen;
@@ -247,6 +288,13 @@ Expected<std::vector<TablePlan>> make_plan(mysql::Connection& conn, const config
     }
 
     p.collection = collection_name_for(table.name, cfg);
+    // MongoDB refuses namespaces (database.collection) longer than 255 bytes; the staging collection a
+    // rebuild uses is 13 bytes longer.
+    if (const auto ns = cfg.mongo_database().size() + 1 + p.collection.size() + 13; ns > 255)
+      return Failure{Exit::config,
+                     fmt::format("table '{}': the MongoDB namespace {}.{} (with the 13-byte staging suffix) is {} bytes, "
+                                 "more than MongoDB's 255; set a shorter collection name with [tables.{}] collection",
+                                 table.name, cfg.mongo_database(), p.collection, ns, table.name)};
     if (is_reserved_collection(p.collection))
       return Failure{Exit::config, fmt::format("{} collection: '{}' is reserved (_sync_metadata, _sync_lock, system.*, "
                                                "*__m2m_staging); choose another name",

@@ -27,6 +27,12 @@ struct TablePlan {
   std::vector<std::size_t> key;              // indexes into `fields`, in key order
   std::string change_column;                 // empty: no change column, incremental falls back to full
   std::string change_reason;                 // why this column: "ON UPDATE CURRENT_TIMESTAMP", ...
+  std::size_t change_field = 0;              // index into `fields` of the change column (when there is one)
+  bool change_instant = false;               // a TIMESTAMP: its values are instants (read in UTC)
+  // A DATETIME/DATE change column holds wall-clock times of a zone: [tables.NAME] change_zone, else the
+  // server's time zone (empty here: resolved at run time).
+  std::string change_zone;
+  std::vector<std::string> notes;            // decisions worth telling (a SET key stored as text, ...)
   std::vector<std::vector<std::string>> index_fields;  // non-unique indexes (foreign keys), as field names
   std::string fingerprint;                   // changes when a column is added, dropped or retyped
 

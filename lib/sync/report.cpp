@@ -2,7 +2,22 @@
 
 #include "util/text.hpp"
 
+#include <fmt/format.h>
+
 namespace m2m::sync {
+
+std::string TableReport::error_message() const {
+  if (error) return error->message;
+  if (refused.empty()) return {};
+  std::vector<std::string> shown;
+  for (std::size_t i = 0; i < refused.size() && i < 3; ++i)
+    shown.push_back(fmt::format("{}: {}", refused[i].described, refused[i].reason));
+  return fmt::format("{} row{} could not be stored in MongoDB and {} retried by the next run: {}{}", refused.size(),
+                     refused.size() == 1 ? "" : "s", refused.size() == 1 ? "is" : "are", join(shown, "; "),
+                     refused.size() > 3 ? fmt::format("; and {} more (see refused_rows)", refused.size() - 3) : "");
+}
+
+void TableReport::settle() { status = error || !refused.empty() ? "failed" : "success"; }
 
 std::uint64_t RunReport::total_records() const {
   std::uint64_t n = 0;
@@ -43,7 +58,18 @@ nlohmann::ordered_json to_json(const TableReport& t) {
   nlohmann::ordered_json renames = nlohmann::ordered_json::object();
   for (const auto& r : t.renames) renames[r.column] = r.field;
   j["renamed_columns"] = renames;
-  if (t.error) j["error"] = t.error->message;
+  if (const auto message = t.error_message(); !message.empty()) j["error"] = message;
+  if (!t.refused.empty()) {
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    for (const auto& r : t.refused) {
+      nlohmann::ordered_json row;
+      row["key"] = r.described;
+      row["bytes"] = r.bytes;
+      row["reason"] = r.reason;
+      rows.push_back(row);
+    }
+    j["refused_rows"] = rows;
+  }
   return j;
 }
 
@@ -68,6 +94,7 @@ nlohmann::ordered_json to_json(const RunReport& r) {
   nlohmann::ordered_json tables = nlohmann::ordered_json::object();
   for (const auto& [name, t] : r.tables) tables[name] = to_json(t);
   j["tables"] = tables;
+  j["vanished_tables"] = r.vanished;
   return j;
 }
 

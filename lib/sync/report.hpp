@@ -13,6 +13,15 @@
 
 namespace m2m::sync {
 
+// A row whose document MongoDB would not store (too large, too deep, refused by the server). The other
+// rows are written; the table is reported failed with these listed, and the next run tries them again.
+struct RefusedRow {
+  std::vector<std::string> key;   // the key columns' source text ("row N" for a table without a key)
+  std::string described;          // "(id) = ('5')"
+  std::uint64_t bytes = 0;        // the document's size
+  std::string reason;
+};
+
 struct TableReport {
   std::string table;
   std::string collection;
@@ -27,6 +36,12 @@ struct TableReport {
   std::vector<std::string> warnings;
   std::vector<convert::Rename> renames;
   bool resumed = false;             // continued from a checkpoint
+  std::vector<RefusedRow> refused;  // rows MongoDB could not store
+
+  // The error, or else the refused rows in one line; empty when the table succeeded.
+  std::string error_message() const;
+  // Sets `status` from the outcome: failed when there was an error or a refused row.
+  void settle();
 };
 
 struct RunReport {
@@ -34,6 +49,7 @@ struct RunReport {
   std::int64_t start_ms = 0, end_ms = 0;
   bool dry_run = false;
   std::map<std::string, TableReport> tables;  // by table name
+  std::vector<std::string> vanished;          // tables of earlier runs that no longer exist in MySQL
 
   std::uint64_t total_records() const;
   std::size_t failed() const;

@@ -43,10 +43,24 @@ bool is_enum_or_set(const mysql::Column& c) { return c.data_type == "enum" || c.
 
 }  // namespace
 
+bool is_float_type(const std::string& t) { return t == "float" || t == "double" || t == "real"; }
+
 std::string key_literal(const mysql::Column& column, std::string_view text, const Quote& quote) {
+  if (is_float_type(column.data_type) && looks_numeric(text)) {
+    // An exponent makes it a DOUBLE literal: compared as a double, never rounded through DECIMAL.
+    if (text.find_first_of("eE") == std::string_view::npos) return std::string(text) + "E0";
+    return std::string(text);
+  }
   if (is_numeric_type(column.data_type) && looks_numeric(text)) return std::string(text);
   if (is_binary_type(column)) return hex_literal(text);
   return quote(text);
+}
+
+std::string select_expression(const mysql::Column& column) {
+  // The text protocol prints FLOAT with 6 significant digits (16777217 comes back as 16777200, and
+  // 1.0000001 as 1); as a DOUBLE it prints the float's exact value in full.
+  if (column.data_type == "float") return fmt::format("({} + 0E0)", quote_identifier(column.name));
+  return quote_identifier(column.name);
 }
 
 std::string key_expression(const mysql::Column& column) {
@@ -73,11 +87,40 @@ std::vector<const mysql::Column*> key_columns(const TablePlan& plan) {
   return out;
 }
 
+namespace {
+
+std::string field_list(const TablePlan& plan) {
+  std::vector<std::string> cols;
+  for (const auto& f : plan.fields) {
+    const mysql::Column* c = plan.table.find(f.column);
+    cols.push_back(c ? select_expression(*c) : quote_identifier(f.column));
+  }
+  return fmt::format("{}", fmt::join(cols, ", "));
+}
+
+}  // namespace
+
+std::string select_all(const TablePlan& plan) {
+  return fmt::format("SELECT {} FROM {}", field_list(plan), quote_identifier(plan.table.name));
+}
+
+std::string select_by_keys(const TablePlan& plan, const std::vector<std::vector<std::string>>& keys, const Quote& quote) {
+  const auto key = key_columns(plan);
+  std::vector<std::string> cols, tuples;
+  for (const auto* c : key) cols.push_back(quote_identifier(c->name));
+  for (const auto& values : keys) {
+    std::vector<std::string> lits;
+    for (std::size_t i = 0; i < key.size() && i < values.size(); ++i) lits.push_back(key_literal(*key[i], values[i], quote));
+    tuples.push_back(key.size() == 1 ? lits[0] : fmt::format("({})", fmt::join(lits, ", ")));
+  }
+  const std::string lhs = key.size() == 1 ? cols[0] : fmt::format("({})", fmt::join(cols, ", "));
+  return fmt::format("SELECT {} FROM {} WHERE {} IN ({})", field_list(plan), quote_identifier(plan.table.name), lhs,
+                     fmt::join(tuples, ", "));
+}
+
 std::string select_chunk(const TablePlan& plan, const std::optional<std::vector<std::string>>& after,
                          std::size_t limit, const Quote& quote) {
-  std::vector<std::string> cols;
-  for (const auto& f : plan.fields) cols.push_back(quote_identifier(f.column));
-  std::string sql = fmt::format("SELECT {} FROM {}", fmt::join(cols, ", "), quote_identifier(plan.table.name));
+  std::string sql = select_all(plan);
   if (!plan.has_key()) return sql;
   const auto key = key_columns(plan);
   if (after) sql += " WHERE " + key_after(key, *after, quote);
@@ -87,19 +130,8 @@ std::string select_chunk(const TablePlan& plan, const std::optional<std::vector<
   return sql;
 }
 
-namespace {
-
-std::string field_list(const TablePlan& plan) {
-  std::vector<std::string> cols;
-  for (const auto& f : plan.fields) cols.push_back(quote_identifier(f.column));
-  return fmt::format("{}", fmt::join(cols, ", "));
-}
-
-}  // namespace
-
-std::string select_changed(const TablePlan& plan, const std::vector<std::string>& mark, const std::string& window_from,
-                           std::int64_t lookback_us, const std::optional<std::vector<std::string>>& after,
-                           std::size_t limit, const Quote& quote) {
+std::string select_changed(const TablePlan& plan, const std::vector<std::string>& mark, const std::string& bound,
+                           const std::optional<std::vector<std::string>>& after, std::size_t limit, const Quote& quote) {
   const mysql::Column* chg = plan.table.find(plan.change_column);
   std::vector<const mysql::Column*> order{chg};
   for (const auto* k : key_columns(plan)) order.push_back(k);
@@ -112,8 +144,7 @@ std::string select_changed(const TablePlan& plan, const std::vector<std::string>
     // time alone (the mark a full sync leaves), rows at that very time are.
     const std::string beyond = mark.size() == order.size() ? key_after(order, mark, quote)
                                                            : fmt::format("{} >= {}", c, quote(mark[0]));
-    where.push_back(fmt::format("({} OR {} >= CAST({} AS DATETIME(6)) - INTERVAL {} MICROSECOND)", beyond, c,
-                                quote(window_from), lookback_us));
+    where.push_back(bound.empty() ? "(" + beyond + ")" : fmt::format("({} OR {} >= {})", beyond, c, bound));
   }
   if (after) where.push_back("(" + key_after(order, *after, quote) + ")");
   std::vector<std::string> by;
@@ -139,7 +170,7 @@ std::string select_keys_in_mongo_order(const TablePlan& plan) {
     const auto& f = plan.fields[i];
     const mysql::Column* c = plan.table.find(f.column);
     const std::string q = quote_identifier(f.column);
-    cols.push_back(q);
+    cols.push_back(c ? select_expression(*c) : q);
     using convert::Kind;
     switch (f.kind) {
       case Kind::string:
@@ -149,7 +180,12 @@ std::string select_keys_in_mongo_order(const TablePlan& plan) {
         order.push_back(fmt::format("CAST(CONVERT({} USING utf8mb4) AS BINARY)", q));
         break;
       case Kind::binary:
-        order.push_back(fmt::format("LENGTH({0}), {0}", q));
+        // MongoDB orders BinData by length, then bytes. A text column stored as binary holds the bytes the
+        // text protocol sends (utf8mb4), not those of its own character set and collation.
+        if (c && !is_binary_type(*c))
+          order.push_back(fmt::format("LENGTH(CONVERT({0} USING utf8mb4)), CAST(CONVERT({0} USING utf8mb4) AS BINARY)", q));
+        else
+          order.push_back(fmt::format("LENGTH({0}), {0}", q));
         break;
       default:
         order.push_back(c ? key_expression(*c) : q);

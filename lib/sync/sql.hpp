@@ -18,6 +18,10 @@ using Quote = std::function<std::string(std::string_view)>;
 // be compared as a DOUBLE and lose precision beyond 2^53), binary and BIT as X'..', the rest quoted.
 std::string key_literal(const mysql::Column& column, std::string_view text, const Quote& quote);
 
+// The expression a column is read by: the column itself, except FLOAT, read as a DOUBLE so that its exact
+// value arrives (the text protocol rounds FLOAT to 6 significant digits).
+std::string select_expression(const mysql::Column& column);
+
 // The expression a key column is ordered and compared by. ENUM and SET order by their internal index
 // but compare with strings as text, so they are read through CAST(... AS CHAR) to keep both consistent.
 std::string key_expression(const mysql::Column& column);
@@ -26,20 +30,26 @@ std::string key_expression(const mysql::Column& column);
 std::string key_after(const std::vector<const mysql::Column*>& key, const std::vector<std::string>& values,
                       const Quote& quote);
 
+// SELECT <fields> FROM <table>: every row, in no particular order.
+std::string select_all(const TablePlan& plan);
+
+// SELECT <fields> FROM <table> WHERE (key) IN ((v1), (v2), ...): the rows of the given keys (source
+// text values, as stored in the metadata).
+std::string select_by_keys(const TablePlan& plan, const std::vector<std::vector<std::string>>& keys, const Quote& quote);
+
 // SELECT <fields> FROM <table> [WHERE key > last] ORDER BY key LIMIT n
 std::string select_chunk(const TablePlan& plan, const std::optional<std::vector<std::string>>& after,
                          std::size_t limit, const Quote& quote);
 
 // Incremental read, ordered by (change column, key) so that rows sharing one timestamp are never skipped.
 // `mark` is (change value, key values...) of the last row written (or just the change value after a full
-// sync, or empty: from the beginning). Rows beyond the mark are read, and so are rows in the lookback
-// window: change >= window_from - lookback, which catches a transaction that committed after the last
-// run with an older timestamp.
-//   SELECT <fields> FROM <table> WHERE ((chg, key) > mark OR chg >= window_from - lookback)
-//     [AND (chg, key) > after] ORDER BY chg, key LIMIT n
-std::string select_changed(const TablePlan& plan, const std::vector<std::string>& mark, const std::string& window_from,
-                           std::int64_t lookback_us, const std::optional<std::vector<std::string>>& after,
-                           std::size_t limit, const Quote& quote);
+// sync, or empty: from the beginning). Rows beyond the mark are read, and so are rows in the re-read
+// window, change >= `bound` (a constant SQL expression, see window_bound_sql; empty: no window), which
+// catches a transaction that committed after the last run with an older timestamp.
+//   SELECT <fields> FROM <table> WHERE ((chg, key) > mark OR chg >= bound) [AND (chg, key) > after]
+//     ORDER BY chg, key LIMIT n
+std::string select_changed(const TablePlan& plan, const std::vector<std::string>& mark, const std::string& bound,
+                           const std::optional<std::vector<std::string>>& after, std::size_t limit, const Quote& quote);
 
 // Rows whose change column is NULL cannot be placed in time: they are read on every incremental run.
 //   SELECT <fields> FROM <table> WHERE chg IS NULL [AND key > after] ORDER BY key LIMIT n

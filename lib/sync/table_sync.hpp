@@ -1,5 +1,5 @@
-// Copying one table: full sync (keyset pagination, upserts, delete reconciliation) or a staging copy
-// swapped in atomically for tables without a usable key.
+// Syncing one table: the two recipes, full and incremental, built from the copy engine (copy.hpp), delete
+// reconciliation (reconcile.hpp) and the table's state (state.hpp).
 #pragma once
 
 #include "config/config.hpp"
@@ -10,12 +10,15 @@
 #include "sync/plan.hpp"
 #include "sync/report.hpp"
 #include "util/log.hpp"
+#include "util/stop.hpp"
 
 #include <atomic>
 #include <functional>
 #include <optional>
 
 namespace m2m::sync {
+
+struct ReadTime;
 
 struct TableContext {
   mysql::Connection& mysql;
@@ -26,9 +29,14 @@ struct TableContext {
   mongo::MetadataStore& meta;
   Logger& log;
   bool force_deletes = false;
-  const std::atomic<int>* stop = nullptr;  // non-zero: a signal asked us to stop after the current batch
+  const StopToken* stop = nullptr;  // requested: stop after the current batch
   // Called after every acknowledged batch: table, rows done, rows expected (an estimate; 0 if unknown).
   std::function<void(const std::string&, std::uint64_t, std::uint64_t)> progress;
+  // This run took the lock over from a run that may still be alive (its lease expired unreleased): that
+  // run may still land a write of rows it read before they changed, so the next run re-reads this run's
+  // window once more (see incremental_sync).
+  bool taken_over = false;
+  const ReadTime* clock = nullptr;  // the run's read time (state.hpp); required
 };
 
 // Full sync of one table; never throws for data or server errors (they go into the report).
@@ -38,14 +46,7 @@ TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optio
 // `reconcile` forces the delete reconciliation this run (it also happens every sync.reconcile_every runs).
 TableReport incremental_sync(TableContext& ctx, const TablePlan& plan, const mongo::TableState& prior, bool reconcile);
 
-// Removes documents whose key no longer exists in MySQL: one ordered pass over both key streams.
-// Refuses (failure) to delete more than sync.max_delete_fraction of the collection unless forced.
-Expected<std::uint64_t> reconcile_deletes(TableContext& ctx, const TablePlan& plan);
-
-// Builds the document for one row (and the selector that matches it, if the table has a key). Returns
-// false when a key value converted lossily (a DATETIME(6) key beyond milliseconds, a zero date): two rows
-// could then map to one document, so the caller must not write it.
-bool build_document(const TablePlan& plan, bool key_as_id, MYSQL_ROW row, const unsigned long* lengths,
-                    bson_t* doc, bson_t* selector, convert::LossReport& loss);
+// Creates the unique key index and the foreign-key indexes of `collection`.
+Status ensure_indexes(TableContext& ctx, const TablePlan& plan, const std::string& collection);
 
 }  // namespace m2m::sync

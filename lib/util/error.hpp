@@ -27,6 +27,7 @@ struct Failure {
   Exit code = Exit::internal;
   std::string message;
   bool transient = false;  // worth retrying: a deadlock, a lock wait timeout, a dropped connection
+  int server_code = 0;     // the server's error number (MySQL errno, MongoDB code), when one gave it
 };
 
 // The one exception type. Library code above the I/O edges throws it; only main() catches it.

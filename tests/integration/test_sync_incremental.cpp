@@ -3,6 +3,7 @@
 // schema changes, delete reconciliation, fractional-second marks, tables without a change column, and
 // the Sakila sample.
 #include "support/rig.hpp"
+#include "support/tables.hpp"
 
 #include <catch2/catch.hpp>
 #include <mysql.h>
@@ -19,108 +20,22 @@
 
 namespace {
 
+using rig::Session;
 using rig::TempFile;
 using rig::with_env;
 using rig::metadata_for;
+using rig::sync_ok;
+using rig::insert_rows;
+using rig::docs_by_id;
+using rig::i32;
 
 using json = nlohmann::json;
-
-json i32(long long v) { return {{"$numberInt", std::to_string(v)}}; }
 
 const std::string kNoChangeColumn = "Table has no timestamp columns, falling back to full sync";
 const std::string kSchemaChanged = "schema changed since the last sync (columns, types or key differ): full resync";
 const std::string kReconciled = "incremental with delete reconciliation";
 
-// `mysql2mongo --json [--config FILE] sync ARGS...`, requiring exit 0 and status "success".
-json sync_ok(rig::Scratch& db, const std::vector<std::string>& args = {},
-             const std::map<std::string, std::string>& extra_env = {}, const std::string& config = {}) {
-  std::vector<std::string> argv{"--json"};
-  if (!config.empty()) {
-    argv.push_back("--config");
-    argv.push_back(config);
-  }
-  argv.push_back("sync");
-  argv.insert(argv.end(), args.begin(), args.end());
-  const auto r = rig::run(argv, with_env(db.env(), extra_env));
-  INFO("stdout: " << r.out << "\nstderr: " << r.err);
-  REQUIRE(r.code == 0);
-  auto j = r.json();
-  REQUIRE(j["status"] == "success");
-  REQUIRE(j["failed_tables"] == 0);
-  return j;
-}
 
-// Inserts rows 1..n (or from..to) with multi-row INSERTs of `per_statement` rows; `row(i)` gives the
-// parenthesised VALUES tuple of row i.
-void insert_rows(rig::Scratch& db, const std::string& table, long long from, long long to,
-                 const std::function<std::string(long long)>& row, long long per_statement = 5000) {
-  for (long long start = from; start <= to; start += per_statement) {
-    std::string sql = "INSERT INTO `" + table + "` VALUES ";
-    for (long long i = start; i <= to && i < start + per_statement; ++i) {
-      if (i != start) sql += ',';
-      sql += row(i);
-    }
-    db.sql(sql);
-  }
-}
-
-// The documents of a collection by their integer `id` field.
-std::map<long long, json> docs_by_id(rig::Scratch& db, const std::string& collection) {
-  std::map<long long, json> out;
-  for (auto& d : db.find(collection)) {
-    REQUIRE(d["id"].contains("$numberInt"));
-    const long long id = std::stoll(d["id"]["$numberInt"].get<std::string>());
-    INFO("duplicate id " << id << " in " << collection);
-    REQUIRE(out.count(id) == 0);
-    out[id] = std::move(d);
-  }
-  return out;
-}
-
-// A second MySQL session of its own, for transactions that stay open while the tool runs.
-class Session {
-public:
-  explicit Session(const std::string& database) {
-    const auto& s = rig::servers();
-    m_ = mysql_init(nullptr);
-    mysql_options(m_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (!mysql_real_connect(m_, s.mysql_host.c_str(), s.mysql_user.c_str(), s.mysql_password.c_str(),
-                            database.c_str(), s.mysql_port, nullptr, 0)) {
-      const std::string err = mysql_error(m_);
-      mysql_close(m_);
-      m_ = nullptr;
-      FAIL("cannot open a second MySQL session: " << err);
-    }
-    exec("SET time_zone = '+00:00'");
-  }
-  ~Session() {
-    if (m_) mysql_close(m_);
-  }
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
-
-  void exec(const std::string& sql) {
-    INFO("SQL: " << sql);
-    REQUIRE(m_ != nullptr);
-    const bool ok = mysql_real_query(m_, sql.data(), sql.size()) == 0;
-    INFO("error: " << (ok ? "" : mysql_error(m_)));
-    REQUIRE(ok);
-    if (MYSQL_RES* r = mysql_store_result(m_)) mysql_free_result(r);
-  }
-  std::string scalar(const std::string& sql) {
-    INFO("SQL: " << sql);
-    REQUIRE(mysql_real_query(m_, sql.data(), sql.size()) == 0);
-    MYSQL_RES* r = mysql_store_result(m_);
-    REQUIRE(r != nullptr);
-    MYSQL_ROW row = mysql_fetch_row(r);
-    std::string out = row && row[0] ? row[0] : "NULL";
-    mysql_free_result(r);
-    return out;
-  }
-
-private:
-  MYSQL* m_ = nullptr;
-};
 
 }  // namespace
 
@@ -193,14 +108,15 @@ TEST_CASE("sync incremental: 55000 rows sharing one timestamp cross a keyset chu
   insert_rows(db, "wide", 1, 60000, [](long long i) {
     return "(" + std::to_string(i) + ",0,'2021-01-01' + INTERVAL " + std::to_string(i) + " SECOND)";
   });
-  // No lookback: only the (change column, key) mark decides what is read.
-  const TempFile cfg(db.name() + "_nolookback.toml", "[sync]\nlookback = \"0s\"\n");
+  // The shortest lookback (1 s): with old timestamps, only the (change column, key) mark decides.
+  const TempFile cfg(db.name() + "_nolookback.toml", "[sync]\nlookback = \"1s\"\n");
   const std::map<std::string, std::string> batches{{"SYNC_BATCH_SIZE", "2000"}};
   const auto first = sync_ok(db, {}, batches, cfg.path);
   CHECK(first["tables"]["wide"]["records_synced"] == 60000);
 
-  // Rows 3001..58000 (55000, beyond one 50000-row chunk) share one timestamp; ids on both sides keep theirs.
-  db.sql("UPDATE wide SET v = id * 3 WHERE id BETWEEN 3001 AND 58000");
+  // Rows 3001..58000 (55000, beyond one 50000-row chunk) share one timestamp, newer than every other row
+  // but long past (so no window reaches it); ids on both sides keep theirs.
+  db.sql("UPDATE wide SET v = id * 3, updated_at = '2022-01-01 00:00:00' WHERE id BETWEEN 3001 AND 58000");
   REQUIRE(db.query("SELECT COUNT(DISTINCT updated_at) FROM wide WHERE v > 0")[0][0] == "1");
 
   const auto second = sync_ok(db, {}, batches, cfg.path);
@@ -220,7 +136,7 @@ TEST_CASE("sync incremental: 55000 rows sharing one timestamp cross a keyset chu
   REQUIRE(mark.size() == 3);
   CHECK(mark[2] == "58000");
 
-  // Nothing changed since: with no lookback window nothing is read again.
+  // Nothing changed since: the mark is past every row and the window holds none of them.
   const auto third = sync_ok(db, {}, batches, cfg.path);
   CHECK(third["tables"]["wide"]["sync_type"] == "incremental");
   CHECK(third["tables"]["wide"]["records_synced"] == 0);
@@ -451,10 +367,10 @@ TEST_CASE("sync incremental: fractional-second change columns keep their precisi
          "CREATE TABLE ms (id INT PRIMARY KEY, v INT NOT NULL, "
          "  modified_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3));"
          "INSERT INTO us VALUES (1, 1, '2023-05-06 07:08:09.123456'), (2, 2, '2023-05-06 07:08:09.123455'),"
-         "  (3, 3, '2023-05-06 07:08:08.999999');"
+         "  (3, 3, '2023-05-06 07:08:08.123455');"
          "INSERT INTO ms VALUES (1, 1, '2023-05-06 07:08:09.120'), (2, 2, '2023-05-06 07:08:09.123')");
-  // No lookback, so what is read again depends on the mark alone.
-  const TempFile cfg(db.name() + "_nolookback.toml", "[sync]\nlookback = \"0s\"\n");
+  // The shortest lookback (1 s), so what is read again depends on the mark, and on the second before it.
+  const TempFile cfg(db.name() + "_nolookback.toml", "[sync]\nlookback = \"1s\"\n");
 
   const auto first = sync_ok(db, {}, {}, cfg.path);
   CHECK(first["tables"]["us"]["sync_type"] == "full");
@@ -472,8 +388,8 @@ TEST_CASE("sync incremental: fractional-second change columns keep their precisi
   db.sql("UPDATE us SET v = 20, updated_at = '2023-05-06 07:08:09.123457' WHERE id = 2");
   const auto second = sync_ok(db, {}, {}, cfg.path);
   CHECK(second["tables"]["us"]["sync_type"] == "incremental");
-  // Row 2, and row 1 at the mark's own instant: for DATETIME (no zone) the lookback window is anchored at
-  // the mark and includes it, even with a lookback of 0; not row 3, which is older.
+  // Row 2, and row 1 at the mark's own instant: for DATETIME (no zone) the window is anchored at the mark
+  // and includes it; not row 3, one microsecond more than the lookback before it.
   CHECK(second["tables"]["us"]["records_synced"] == 2);
   CHECK(db.find("us", R"({"id": 2})")[0]["v"] == i32(20));
   const auto us_mark2 = metadata_for(db, "us")["high_water_mark"];
@@ -481,11 +397,11 @@ TEST_CASE("sync incremental: fractional-second change columns keep their precisi
   CHECK(us_mark2[1] == "2023-05-06 07:08:09.123457");
   CHECK(us_mark2[2] == "2");
 
-  // A row one microsecond past the mark is read; rows one microsecond before it are not (a mark cut to
-  // the second would read rows 1 and 2 again).
+  // A row one microsecond past the mark is read; so are the rows of the second before the mark (the
+  // window), and nothing older.
   db.sql("INSERT INTO us VALUES (4, 4, '2023-05-06 07:08:09.123458')");
   const auto third = sync_ok(db, {}, {}, cfg.path);
-  CHECK(third["tables"]["us"]["records_synced"] == 2);  // row 4, and row 2 at the mark's own instant
+  CHECK(third["tables"]["us"]["records_synced"] == 3);  // row 4, and rows 2 and 1 within the window
   CHECK(db.find("us", R"({"id": 4})")[0]["v"] == i32(4));
   CHECK(metadata_for(db, "us")["high_water_mark"][1] == "2023-05-06 07:08:09.123458");
 

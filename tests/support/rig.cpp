@@ -337,18 +337,23 @@ nlohmann::json metadata_for(Scratch& db, const std::string& table) {
 }
 
 void insert_lease(Scratch& db, const std::string& owner, long long expires_at_ms) {
-  // The command name must come first: an ordered object.
-  nlohmann::ordered_json doc;
-  doc["_id"] = "sync";
-  doc["owner"] = owner;
-  doc["expires_at"] = {{"$date", {{"$numberLong", std::to_string(expires_at_ms)}}}};
-  doc["acquired_at"] = {{"$date", {{"$numberLong", std::to_string(now_ms() - 60000)}}}};
+  // An upsert: after a run the lease document stays (released, with its fencing token). The command name
+  // must come first: an ordered object.
+  nlohmann::ordered_json set;
+  set["owner"] = owner;
+  set["expires_at"] = {{"$date", {{"$numberLong", std::to_string(expires_at_ms)}}}};
+  set["acquired_at"] = {{"$date", {{"$numberLong", std::to_string(now_ms() - 60000)}}}};
+  nlohmann::ordered_json update;
+  update["q"] = {{"_id", "sync"}};
+  update["u"] = {{"$set", set}, {"$inc", {{"token", 1}}}};
+  update["upsert"] = true;
   nlohmann::ordered_json cmd;
-  cmd["insert"] = "_sync_lock";
-  cmd["documents"] = nlohmann::ordered_json::array({doc});
+  cmd["update"] = "_sync_lock";
+  cmd["updates"] = nlohmann::ordered_json::array({update});
   const auto reply = db.command(cmd.dump());
-  INFO("insert reply: " << reply.dump());
+  INFO("update reply: " << reply.dump());
   REQUIRE_FALSE(reply.contains("_error"));
+  REQUIRE_FALSE(reply.contains("writeErrors"));
 }
 
 void load_sakila(Scratch& db) {

@@ -37,3 +37,25 @@ TEST_CASE("which sync a table gets", "[ops][plan]") {
   keyless.key.clear();
   CHECK_FALSE(ops::decide(keyless, good, Mode::incremental).incremental);
 }
+
+TEST_CASE("transient failures are retried with a capped exponential backoff within sync.retry_for", "[ops][retry]") {
+  using namespace std::chrono_literals;
+  using ms = std::chrono::milliseconds;
+  CHECK(ops::retry_backoff(1, 0ms, 60s) == ms(1000));
+  CHECK(ops::retry_backoff(2, 1s, 60s) == ms(2000));
+  CHECK(ops::retry_backoff(3, 3s, 60s) == ms(4000));
+  CHECK(ops::retry_backoff(4, 7s, 60s) == ms(8000));
+  CHECK(ops::retry_backoff(5, 15s, 60s) == ms(10000));   // capped at 10 s
+  CHECK(ops::retry_backoff(40, 45s, 60s) == ms(10000));  // no overflow however many attempts
+  CHECK(ops::retry_backoff(9, 51s, 60s) == std::nullopt); // 51 + 10 > 60: give up
+  CHECK(ops::retry_backoff(1, 0ms, 0ms) == std::nullopt); // sync.retry_for = 0: no retries
+  // A 10 s outage fits in the default budget: 1 + 2 + 4 + 8 s of waits.
+  std::chrono::milliseconds spent{0};
+  int attempt = 1;
+  while (spent < 10s) {
+    auto w = ops::retry_backoff(attempt++, spent, 60s);
+    REQUIRE(w);
+    spent += *w;
+  }
+  CHECK(attempt == 5);
+}

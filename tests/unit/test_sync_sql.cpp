@@ -73,24 +73,54 @@ TEST_CASE("chunk queries page by key, quoting every identifier", "[sync][sql]") 
   CHECK(sync::select_chunk(keyless, std::nullopt, 100, quote) == "SELECT `x` FROM `order items`");
 }
 
-TEST_CASE("incremental queries read beyond the mark and the lookback window", "[sync][sql]") {
+TEST_CASE("incremental queries read beyond the mark and the re-read window", "[sync][sql]") {
   auto p = plan_of({col("id", "int"), col("updated_at", "timestamp")}, {0}, "updated_at");
+  const std::string bound = "CAST('2024-01-02 00:00:00.000000' AS DATETIME(6)) - INTERVAL 5000000 MICROSECOND";
   // From the beginning.
-  CHECK(sync::select_changed(p, {}, "", 5'000'000, std::nullopt, 10, quote) ==
+  CHECK(sync::select_changed(p, {}, "", std::nullopt, 10, quote) ==
         "SELECT `id`, `updated_at` FROM `order items` WHERE `updated_at` IS NOT NULL ORDER BY `updated_at`, `id` LIMIT 10");
   // After a full sync the mark is a time alone: rows at that very time are read again.
-  CHECK(sync::select_changed(p, {"2024-01-01 00:00:00"}, "2024-01-02 00:00:00.000000", 5'000'000, std::nullopt, 10, quote) ==
+  CHECK(sync::select_changed(p, {"2024-01-01 00:00:00"}, bound, std::nullopt, 10, quote) ==
         "SELECT `id`, `updated_at` FROM `order items` WHERE (`updated_at` >= '2024-01-01 00:00:00' OR `updated_at` >= "
         "CAST('2024-01-02 00:00:00.000000' AS DATETIME(6)) - INTERVAL 5000000 MICROSECOND) ORDER BY `updated_at`, `id` LIMIT 10");
   // A full mark continues after (time, key); `after` continues the pagination within the run.
-  CHECK(sync::select_changed(p, {"2024-01-01 00:00:00", "7"}, "w", 0, std::vector<std::string>{"2024-01-03 00:00:00", "9"}, 10,
+  CHECK(sync::select_changed(p, {"2024-01-01 00:00:00", "7"}, "X", std::vector<std::string>{"2024-01-03 00:00:00", "9"}, 10,
                              quote) ==
         "SELECT `id`, `updated_at` FROM `order items` WHERE ((`updated_at` > '2024-01-01 00:00:00') OR (`updated_at` = "
-        "'2024-01-01 00:00:00' AND `id` > 7) OR `updated_at` >= CAST('w' AS DATETIME(6)) - INTERVAL 0 MICROSECOND) AND "
+        "'2024-01-01 00:00:00' AND `id` > 7) OR `updated_at` >= X) AND "
         "((`updated_at` > '2024-01-03 00:00:00') OR (`updated_at` = '2024-01-03 00:00:00' AND `id` > 9)) ORDER BY "
         "`updated_at`, `id` LIMIT 10");
+  // No window: the mark alone.
+  CHECK(sync::select_changed(p, {"2024-01-01 00:00:00", "7"}, "", std::nullopt, 10, quote) ==
+        "SELECT `id`, `updated_at` FROM `order items` WHERE ((`updated_at` > '2024-01-01 00:00:00') OR (`updated_at` = "
+        "'2024-01-01 00:00:00' AND `id` > 7)) ORDER BY `updated_at`, `id` LIMIT 10");
   CHECK(sync::select_null_changed(p, std::vector<std::string>{"3"}, 10, quote) ==
         "SELECT `id`, `updated_at` FROM `order items` WHERE `updated_at` IS NULL AND (`id` > 3) ORDER BY `id` LIMIT 10");
+}
+
+TEST_CASE("FLOAT columns are read as DOUBLE, and float keys compare as doubles", "[sync][sql]") {
+  auto p = plan_of({col("k", "float"), col("d", "double"), col("v", "varchar")}, {0});
+  CHECK(sync::select_chunk(p, std::vector<std::string>{"1.0000001192092896"}, 5, quote) ==
+        "SELECT (`k` + 0E0), `d`, `v` FROM `order items` WHERE `k` > 1.0000001192092896E0 ORDER BY `k` LIMIT 5");
+  CHECK(sync::key_literal(col("k", "float"), "1.1754943508222875e-38", quote) == "1.1754943508222875e-38");
+  CHECK(sync::key_literal(col("d", "double"), "16777218", quote) == "16777218E0");
+  CHECK(sync::select_keys_in_mongo_order(p) == "SELECT (`k` + 0E0) FROM `order items` ORDER BY `k`");
+}
+
+TEST_CASE("rows are re-read by key with one IN list", "[sync][sql]") {
+  auto one = plan_of({col("id", "int"), col("v", "varchar")}, {0});
+  CHECK(sync::select_by_keys(one, {{"1"}, {"5"}}, quote) == "SELECT `id`, `v` FROM `order items` WHERE `id` IN (1, 5)");
+  auto two = plan_of({col("a", "int"), col("b", "varchar")}, {0, 1});
+  CHECK(sync::select_by_keys(two, {{"1", "x"}, {"2", "it's"}}, quote) ==
+        "SELECT `a`, `b` FROM `order items` WHERE (`a`, `b`) IN ((1, 'x'), (2, 'it''s'))");
+}
+
+TEST_CASE("keys stored as binary order like MongoDB's BinData: by length, then the bytes sent", "[sync][sql]") {
+  auto p = plan_of({col("s", "varchar", "latin1"), col("b", "varbinary")}, {0, 1});
+  p.fields[0].kind = convert::Kind::binary;  // [tables.x] types = { s = "binary" }
+  CHECK(sync::select_keys_in_mongo_order(p) ==
+        "SELECT `s`, `b` FROM `order items` ORDER BY LENGTH(CONVERT(`s` USING utf8mb4)), CAST(CONVERT(`s` USING utf8mb4) "
+        "AS BINARY), LENGTH(`b`), `b`");
 }
 
 TEST_CASE("key reads for the delete merge follow MongoDB's order", "[sync][sql]") {

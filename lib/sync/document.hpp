@@ -1,0 +1,42 @@
+// One MySQL row -> the MongoDB document written for it, and the selector that matches that document.
+#pragma once
+
+#include "convert/convert.hpp"
+#include "sync/plan.hpp"
+
+#include <bson/bson.h>
+#include <mysql.h>
+
+#include <string>
+#include <vector>
+
+namespace m2m::sync {
+
+// MongoDB refuses documents larger than this or nested deeper (each embedded document or array is a
+// level, the top-level document being the first).
+inline constexpr std::size_t kMaxDocumentBytes = 16 * 1024 * 1024;
+inline constexpr int kMaxNestingDepth = 100;
+
+// Appends the key of `row` to `out`: the key fields, or with key_as_id an _id (the value itself for a
+// one-column key, an embedded document for a composite one).
+void append_key(const TablePlan& plan, bson_t* out, MYSQL_ROW row, const unsigned long* lengths,
+                convert::LossReport& loss, bool key_as_id);
+
+// Builds the document for one row (and the selector that matches it, if the table has a key). Returns
+// false when a key value converted lossily (a DATETIME(6) key beyond milliseconds, a zero date): two rows
+// could then map to one document, so the caller must not write it.
+bool build_document(const TablePlan& plan, bool key_as_id, MYSQL_ROW row, const unsigned long* lengths,
+                    bson_t* doc, bson_t* selector, convert::LossReport& loss);
+
+// The key columns' source text of `row`, for messages and for the list of refused rows.
+std::vector<std::string> key_text(const TablePlan& plan, MYSQL_ROW row, const unsigned long* lengths);
+// "(id, region) = (5, 'eu')"
+std::string describe_key(const TablePlan& plan, const std::vector<std::string>& key);
+
+// How deeply `doc` nests (1 for a document without embedded documents or arrays).
+int nesting_depth(const bson_t* doc);
+
+// Why MongoDB would refuse `doc` (too large, too deep), or empty.
+std::string refusal_reason(const TablePlan& plan, const bson_t* doc);
+
+}  // namespace m2m::sync

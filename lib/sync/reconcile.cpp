@@ -1,0 +1,176 @@
+#include "sync/reconcile.hpp"
+
+#include "mongo/writer.hpp"
+#include "sync/document.hpp"
+#include "sync/sql.hpp"
+#include "util/text.hpp"
+
+#include <fmt/format.h>
+
+namespace m2m::sync {
+
+namespace {
+
+std::string pct(double part, double whole) { return fmt::format("{:.0f}%", whole > 0 ? 100.0 * part / whole : 0.0); }
+
+}  // namespace
+
+Expected<std::uint64_t> reconcile_deletes(TableContext& ctx, const TablePlan& plan) {
+  const std::string where = fmt::format("MongoDB collection {}", plan.collection);
+  const bool key_as_id = ctx.cfg.sync.key_as_id;
+  const auto fields = plan.key_fields();
+
+  // MongoDB side: key fields only, in key order.
+  auto coll = mongo::collection(ctx.mongo, ctx.db, plan.collection);
+  mongo::Bson filter, opts;
+  {
+    bson_t proj, sort;
+    BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "projection", &proj);
+    BSON_APPEND_INT32(&proj, "_id", 1);
+    if (!key_as_id)
+      for (const auto& f : fields) bson_append_int32(&proj, f.data(), static_cast<int>(f.size()), 1);
+    bson_append_document_end(opts.get(), &proj);
+    BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "sort", &sort);
+    if (key_as_id) BSON_APPEND_INT32(&sort, "_id", 1);
+    else
+      for (const auto& f : fields) bson_append_int32(&sort, f.data(), static_cast<int>(f.size()), 1);
+    bson_append_document_end(opts.get(), &sort);
+    BSON_APPEND_INT32(opts.get(), "batchSize", 10'000);
+  }
+  mongo::CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
+
+  // MySQL side: the key in the order MongoDB sorts it.
+  auto rows = ctx.mysql.stream(select_keys_in_mongo_order(plan));
+  if (!rows) return rows.failure();
+
+  // Both sides become tuples {f1: v1, ...} (or {_id: v}) compared element by element.
+  auto mongo_tuple = [&](const bson_t* d, bson_t* out) {
+    bson_reinit(out);
+    bson_iter_t it;
+    if (key_as_id) {
+      if (bson_iter_init_find(&it, d, "_id")) bson_append_iter(out, "_id", 3, &it);
+      return;
+    }
+    for (const auto& f : fields) {
+      if (bson_iter_init_find(&it, d, f.c_str())) bson_append_iter(out, f.data(), static_cast<int>(f.size()), &it);
+      else bson_append_null(out, f.data(), static_cast<int>(f.size()));  // sorts first: deleted
+    }
+  };
+  TablePlan key_plan;  // the key columns alone, in the SELECT's column order
+  for (auto i : plan.key) key_plan.fields.push_back(plan.fields[i]);
+  for (std::size_t i = 0; i < plan.key.size(); ++i) key_plan.key.push_back(i);
+  auto mysql_tuple = [&](MYSQL_ROW row, const unsigned long* len, bson_t* out) {
+    bson_reinit(out);
+    convert::LossReport ignored;
+    append_key(key_plan, out, row, len, ignored, key_as_id);
+  };
+  auto compare = [](const bson_t* a, const bson_t* b) {
+    bson_iter_t ia, ib;
+    bson_iter_init(&ia, a);
+    bson_iter_init(&ib, b);
+    while (true) {
+      const bool na = bson_iter_next(&ia), nb = bson_iter_next(&ib);
+      if (!na || !nb) return na == nb ? 0 : (na ? 1 : -1);
+      if (int c = convert::compare_values(ia, ib); c != 0) return c;
+    }
+  };
+
+  mongo::Bson mkey, ykey, prev_m, prev_y;
+  bool have_m = false, have_y = false, seen_m = false, seen_y = false;
+  std::uint64_t mongo_total = 0;
+  std::vector<mongo::Bson> doomed;  // {_id: ...} of documents to delete
+  const bson_t* doc = nullptr;
+  const bson_t* current = nullptr;
+
+  // Two equal neighbours in MySQL's stream are distinct rows whose keys convert to one MongoDB value:
+  // they were written to one document. Say so, rather than only that the order is off.
+  auto order_error = [&](const char* side, int c) -> Failure {
+    if (c == 0 && std::string_view(side) == "MySQL")
+      return Failure{Exit::tables_failed,
+                     fmt::format("table {}: distinct MySQL keys ({}) convert to the same MongoDB value, so their rows "
+                                 "were merged into one document; no document was deleted. Store the key as text with "
+                                 "[tables.{}] types, or report this with the key's column types",
+                                 plan.table.name, join(plan.key_columns(), ", "), plan.table.name)};
+    return Failure{Exit::tables_failed,
+                   fmt::format("cannot reconcile deletes of table {}: the {} key stream is not in the order expected "
+                               "(key {}); no document was deleted. Report this with the key's column types",
+                               plan.table.name, side, join(plan.key_columns(), ", "))};
+  };
+  auto next_mongo = [&]() -> Status {
+    have_m = mongoc_cursor_next(cursor.get(), &doc);
+    if (!have_m) {
+      bson_error_t error;
+      if (mongoc_cursor_error(cursor.get(), &error)) return mongo::classify(error, where, "reading keys");
+      return success();
+    }
+    ++mongo_total;
+    current = doc;
+    mongo_tuple(doc, mkey.get());
+    if (seen_m) {
+      if (const int c = compare(prev_m.get(), mkey.get()); c >= 0) return order_error("MongoDB", c);
+    }
+    bson_reinit(prev_m.get());
+    bson_concat(prev_m.get(), mkey.get());
+    seen_m = true;
+    return success();
+  };
+  auto next_mysql = [&]() -> Status {
+    MYSQL_ROW row = rows->next();
+    have_y = row != nullptr;
+    if (!have_y) {
+      if (rows->error()) return *rows->error();
+      return success();
+    }
+    mysql_tuple(row, rows->lengths(), ykey.get());
+    if (seen_y) {
+      if (const int c = compare(prev_y.get(), ykey.get()); c >= 0) return order_error("MySQL", c);
+    }
+    bson_reinit(prev_y.get());
+    bson_concat(prev_y.get(), ykey.get());
+    seen_y = true;
+    return success();
+  };
+
+  if (auto st = next_mongo(); !st) return st.failure();
+  if (auto st = next_mysql(); !st) return st.failure();
+  while (have_m) {
+    const int c = have_y ? compare(mkey.get(), ykey.get()) : -1;
+    if (c < 0) {
+      // In MongoDB, not in MySQL: deleted at the source.
+      mongo::Bson sel;
+      bson_iter_t it;
+      if (bson_iter_init_find(&it, current, "_id")) bson_append_iter(sel.get(), "_id", 3, &it);
+      doomed.push_back(std::move(sel));
+      if (auto st = next_mongo(); !st) return st.failure();
+    } else if (c == 0) {
+      if (auto st = next_mongo(); !st) return st.failure();
+      if (auto st = next_mysql(); !st) return st.failure();
+    } else {
+      // In MySQL, not in MongoDB: a row inserted after the copy; the next run copies it.
+      if (auto st = next_mysql(); !st) return st.failure();
+    }
+  }
+  // Finish the MySQL stream so the connection is free again: the remaining keys need no comparison.
+  while (have_y && rows->next()) {
+  }
+  if (rows->error()) return *rows->error();
+  cursor.reset();
+
+  if (doomed.empty()) return std::uint64_t{0};
+  const double share = static_cast<double>(doomed.size()) / static_cast<double>(mongo_total);
+  if (share > ctx.cfg.sync.max_delete_fraction && !ctx.force_deletes)
+    return Failure{Exit::tables_failed,
+                   fmt::format("refusing to delete {} of {} documents ({}) from collection {}: more than "
+                               "sync.max_delete_fraction {}; check MYSQL_DATABASE, or if MySQL really lost these rows "
+                               "rerun with --force-deletes",
+                               doomed.size(), mongo_total, pct(static_cast<double>(doomed.size()), static_cast<double>(mongo_total)),
+                               plan.collection, ctx.cfg.sync.max_delete_fraction)};
+  mongo::BulkWriter writer(ctx.mongo, ctx.db, plan.collection, ctx.wc, static_cast<std::size_t>(ctx.cfg.sync.batch_size),
+                           static_cast<std::size_t>(ctx.cfg.sync.batch_bytes), where);
+  for (const auto& sel : doomed)
+    if (auto st = writer.remove_one(sel.get()); !st) return st.failure();
+  if (auto st = writer.flush(); !st) return st.failure();
+  return static_cast<std::uint64_t>(doomed.size());
+}
+
+}  // namespace m2m::sync

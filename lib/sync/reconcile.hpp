@@ -1,0 +1,13 @@
+// Delete reconciliation: documents whose key no longer exists in MySQL are removed, found by one ordered
+// pass over both key streams.
+#pragma once
+
+#include "sync/table_sync.hpp"
+
+namespace m2m::sync {
+
+// Removes documents whose key no longer exists in MySQL. Refuses (failure) to delete more than
+// sync.max_delete_fraction of the collection unless forced. Returns the number deleted.
+Expected<std::uint64_t> reconcile_deletes(TableContext& ctx, const TablePlan& plan);
+
+}  // namespace m2m::sync
