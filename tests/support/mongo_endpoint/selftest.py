@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Self-test for tests/support/mongo_endpoint.py.
+"""Selftest of the MongoDB test endpoint (this package, started through tests/support/mongo_endpoint.py).
 
 Starts the endpoint on a free loopback port (as a subprocess), drives every supported command
 through pymongo and checks the answers against what a real MongoDB 5.0 server would say.
 Also times 50,000 replaceOne upserts (printed, not asserted) and the --discard-writes mode.
 
-Usage: /usr/bin/python3 tests/support/mongo_endpoint_selftest.py [-v]
+Usage: /usr/bin/python3 tests/support/mongo_endpoint/selftest.py [-v]
 Exit status 0 on success; non-zero with a message naming the failed check otherwise.
 """
 
@@ -48,7 +48,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from pymongo.write_concern import WriteConcern
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ENDPOINT = os.path.join(HERE, "mongo_endpoint.py")
+ENDPOINT = os.path.join(os.path.dirname(HERE), "mongo_endpoint.py")
 PYTHON = "/usr/bin/python3"
 VERBOSE = "-v" in sys.argv
 
