@@ -21,7 +21,8 @@ from . import limits
 from . import mongomock_adapter as adapter
 from .bsonvalues import (MISSING, RAW_CODEC, encode, fmt_value, get_path, id_element,
                          has_duplicate_id, id_first, is_plain, move_id_first, norm, now_ms,
-                         set_path, sort_key, strict_eq, value_end, with_id_first)
+                         set_path, sort_key, strict_eq, unpack_int32, value_end,
+                         with_id_first)
 from .errors import CmdError, not_supported, translate
 from .limits import MAX_BSON_SIZE, MAX_MESSAGE_SIZE, MAX_WRITE_BATCH
 from .storage import Store, UniqueIndex
@@ -133,6 +134,11 @@ def _field_bytes(raw, name):
     update statement is {q, u, ...}: a couple of steps, q skipped by its length.)"""
     want = name.encode("utf-8") + b"\x00"
     pos = 4
+    if raw[4:7] == b"\x03q\x00":  # both pymongo and libmongoc send q first: skip it at once
+        pos = 7 + unpack_int32(raw, 7)[0]
+        if raw[pos + 1:pos + 1 + len(want)] == want and raw[pos] == 0x03:
+            start = pos + 1 + len(want)
+            return raw[start:start + unpack_int32(raw, start)[0]]
     last = len(raw) - 1
     while pos < last:
         t = raw[pos]

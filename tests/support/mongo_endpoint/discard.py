@@ -7,6 +7,7 @@ import fnmatch
 from bson.raw_bson import RawBSONDocument
 
 from .bsonvalues import RAW_CODEC
+from .wire import split_sequence
 
 # Writes to these collections are always stored (the tool's own bookkeeping such as
 # _sync_metadata must survive a benchmark run).
@@ -37,9 +38,9 @@ def discard_reply(msg, keep_patterns):
     inline = raw.get(field)
     if isinstance(inline, list):
         n += len(inline)
-    for ident, docs in msg.sequences:
+    for ident, seq in msg.sequences:
         if ident == field:
-            n += len(docs)
+            n += len(split_sequence(seq))
     if name == "update":
         return {"n": n, "nModified": 0, "ok": 1.0}
     return {"n": n, "ok": 1.0}

@@ -13,7 +13,10 @@ for a driver's connection pool.
 import itertools
 import struct
 
-from .bsonvalues import decode, elements, encode, unpack_int32
+import bson
+from bson.errors import InvalidBSON
+
+from .bsonvalues import CODEC, decode, elements, encode, unpack_int32
 from .errors import CmdError
 from .limits import MAX_INTERNAL_BSON_SIZE, MAX_MESSAGE_SIZE, object_too_large
 
@@ -40,7 +43,7 @@ class ProtocolError(Exception):
 
 class OpMsg(object):
     """An OP_MSG: flags, the body section's bytes, and its kind-1 sequences as
-    (identifier, [document bytes])."""
+    (identifier, bytes of the documents)."""
 
     __slots__ = ("flags", "body", "sequences")
 
@@ -98,18 +101,18 @@ def read_message(sock):
     return req_id, opcode, body
 
 
-def _split_documents(body, start, stop):
+def split_sequence(seq):
+    """The documents of a kind-1 section (the bytes after its identifier), each as bytes."""
     out = []
-    p = start
+    p = 0
+    stop = len(seq)
     while p < stop:
-        if stop - p < 5:
-            raise CmdError(22, "invalid document in an OP_MSG document sequence")
-        ln = unpack_int32(body, p)[0]
+        ln = unpack_int32(seq, p)[0] if stop - p >= 4 else 0
         if ln > MAX_INTERNAL_BSON_SIZE:
-            raise object_too_large(ln, _first_element(body, p))
+            raise object_too_large(ln, _first_element(seq, p))
         if ln < 5 or p + ln > stop:
             raise CmdError(22, "invalid document length %d in an OP_MSG document sequence" % ln)
-        out.append(body[p:p + ln])
+        out.append(seq[p:p + ln])
         p += ln
     return out
 
@@ -143,7 +146,7 @@ def parse_op_msg(body):
                 raise CmdError(22, "invalid OP_MSG document sequence size %d" % size)
             nul = body.index(0, pos + 4)
             ident = body[pos + 4:nul].decode("utf-8")
-            seqs.append((ident, _split_documents(body, nul + 1, pos + size)))
+            seqs.append((ident, body[nul + 1:pos + size]))
         else:
             raise CmdError(22, "unknown OP_MSG section kind %d" % kind)
         pos += size
@@ -157,8 +160,12 @@ def decode_op_msg(msg):
     try:
         doc = decode(msg.body)
         raws = {}
-        for ident, docs_raw in msg.sequences:
-            docs = [decode(r) for r in docs_raw]
+        for ident, seq in msg.sequences:
+            docs_raw = split_sequence(seq)
+            try:
+                docs = bson.decode_all(seq, CODEC)
+            except InvalidBSON:
+                docs = [decode(r) for r in docs_raw]  # dates beyond datetime's range
             existing = doc.get(ident)
             if isinstance(existing, list):
                 raws[ident] = [None] * len(existing) + docs_raw
