@@ -47,6 +47,8 @@ from pymongo import monitoring
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from pymongo.write_concern import WriteConcern
 
+import selftest_limits
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ENDPOINT = os.path.join(os.path.dirname(HERE), "mongo_endpoint.py")
 PYTHON = "/usr/bin/python3"
@@ -710,6 +712,8 @@ def main():
                  ("collections, rename, findAndModify", lambda: test_collections(c, db)),
                  ("BSON type round trips", lambda: test_types(db)),
                  ("concurrent connections", lambda: test_concurrency(ep))]
+        selftest_limits.setup(check, Failure)
+        steps += selftest_limits.all_tests(ep, c)
         for name, fn in steps:
             t0 = time.time()
             fn()
