@@ -25,7 +25,7 @@ from .bsonvalues import (MISSING, RAW_CODEC, encode, fmt_value, get_path, id_ele
                          with_id_first)
 from .errors import CmdError, not_supported, translate
 from .limits import MAX_BSON_SIZE, MAX_MESSAGE_SIZE, MAX_WRITE_BATCH
-from .storage import Store, UniqueIndex
+from .storage import Store, UniqueIndex, validate_filter
 
 MAX_WIRE_VERSION = 13
 BATCH_BYTES = MAX_BSON_SIZE  # a reply batch holds at most this many bytes of documents
@@ -283,8 +283,7 @@ class Endpoint(object):
         if not isinstance(q, dict):
             raise CmdError(14, "filter must be an object")
         if coll is None:
-            if q:
-                adapter.filter_applies(q, {})  # validate the filter like a real server
+            validate_filter(q)
             return []
         return coll.match(q, limit)
 

@@ -198,8 +198,7 @@ class Collection(object):
         checked with mongomock.  Other filters scan the collection."""
         docs = self.docs
         if not docs:
-            if q:
-                adapter.filter_applies(q, {})  # validate the filter like a real server
+            validate_filter(q)
             return []
         if not q:
             out = []
@@ -292,6 +291,15 @@ class Collection(object):
                 if limit is not None and len(out) >= limit:
                     break
         return out
+
+
+def validate_filter(q):
+    """Refuse a malformed filter (unknown operator, ...) as a real server does even when no
+    document is there to match; plain equalities need no check."""
+    for k, v in q.items():
+        if k[:1] == "$" or not is_eq_value(v):
+            adapter.filter_applies(q, {})
+            return
 
 
 def _in_hits(values, lookup):
