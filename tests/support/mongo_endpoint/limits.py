@@ -8,7 +8,8 @@ shapes are the server's, so that the mysql2mongo tool can classify a refusal by 
   document size 16,777,216 bytes 2 BadValue "object to insert too large. ..." insert: per document
                                  17420 "Document to upsert is larger than ..." update: per statement
                                  17419 "Resulting document after update is    update: per statement
-                                       larger than ..."                      findAndModify: command
+                                       larger than ..."                      (findAndModify: the
+                                                                             whole command)
   a document in the message over 10334 BSONObjectTooLarge "BSONObj size: N   whole command (the
   16 MiB + 16 KiB (the server's   (0x..) is invalid. ..."                    message is refused
   internal limit)                                                            before it runs)
@@ -28,9 +29,9 @@ shapes are the server's, so that the mysql2mongo tool can classify a refusal by 
                                  document. ..."
   NUL in a field name            22 InvalidBSON (a NUL ends a BSON key, so    whole command
                                  the document cannot be parsed)
-  _id                            53 InvalidIdField (array, regex,             insert: per document
-                                 undefined); 2 BadValue "can't have multiple
-                                 _id fields in one document"
+  _id                            53 InvalidIdField (an array or a regex);     insert: per document
+                                 2 BadValue "can't have multiple _id fields
+                                 in one document"
   index keys                     67 CannotCreateIndex "Error in              whole command
                                  specification ... :: caused by :: ...";
                                  13103 "too many compound keys" (> 32 fields)
