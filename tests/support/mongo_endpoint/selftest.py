@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Self-test for tests/support/mongo_endpoint.py.
+"""Selftest of the MongoDB test endpoint (this package, started through tests/support/mongo_endpoint.py).
 
 Starts the endpoint on a free loopback port (as a subprocess), drives every supported command
 through pymongo and checks the answers against what a real MongoDB 5.0 server would say.
 Also times 50,000 replaceOne upserts (printed, not asserted) and the --discard-writes mode.
 
-Usage: /usr/bin/python3 tests/support/mongo_endpoint_selftest.py [-v]
+Usage: /usr/bin/python3 tests/support/mongo_endpoint/selftest.py [-v]
 Exit status 0 on success; non-zero with a message naming the failed check otherwise.
 """
 
@@ -47,8 +47,10 @@ from pymongo import monitoring
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from pymongo.write_concern import WriteConcern
 
+import selftest_limits
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ENDPOINT = os.path.join(HERE, "mongo_endpoint.py")
+ENDPOINT = os.path.join(os.path.dirname(HERE), "mongo_endpoint.py")
 PYTHON = "/usr/bin/python3"
 VERBOSE = "-v" in sys.argv
 
@@ -710,6 +712,8 @@ def main():
                  ("collections, rename, findAndModify", lambda: test_collections(c, db)),
                  ("BSON type round trips", lambda: test_types(db)),
                  ("concurrent connections", lambda: test_concurrency(ep))]
+        selftest_limits.setup(check, Failure)
+        steps += selftest_limits.all_tests(ep, c)
         for name, fn in steps:
             t0 = time.time()
             fn()
