@@ -21,6 +21,8 @@ inline constexpr std::string_view zero_date_string = "zero date stored as string
 inline constexpr std::string_view wide_decimal = "decimal wider than 34 digits stored as string";
 inline constexpr std::string_view invalid_utf8 = "invalid UTF-8 stored as binary";
 inline constexpr std::string_view json_nul_key = "NUL removed from JSON key";
+inline constexpr std::string_view json_wide_integer = "JSON integer beyond Decimal128 stored as string";
+inline constexpr std::string_view json_rounded = "JSON number beyond Decimal128 rounded to double";
 inline constexpr std::string_view bool_not_01 = "value other than 0 or 1 stored as true";
 inline constexpr std::string_view too_large = "value too large for BSON stored as null";
 // Values that cannot be converted as planned are kept as text; the reason is "<what> stored as string",
@@ -68,9 +70,15 @@ struct DecimalParts {
 };
 DecimalParts decode_decimal128(const bson_decimal128_t& value) noexcept;
 
-// Parses JSON text and appends it under key; on failure nothing is appended. nul_keys counts object keys
-// that contained NUL bytes (removed, since BSON keys cannot hold them). Never throws.
-bool append_json_value(bson_t* doc, std::string_view key, std::string_view json_text,
-                       std::uint64_t* nul_keys);
+// What converting one JSON text lost: NUL bytes removed from object keys (BSON keys cannot hold them),
+// integers too wide for Decimal128 (kept as text), other numbers no exact type holds (nearest double).
+struct JsonStats {
+  std::uint64_t nul_keys = 0;
+  std::uint64_t wide_integers = 0;
+  std::uint64_t rounded_numbers = 0;
+};
+
+// Parses JSON text and appends it under key; on failure nothing is appended. Never throws.
+bool append_json_value(bson_t* doc, std::string_view key, std::string_view json_text, JsonStats* stats);
 
 }  // namespace m2m::convert::detail

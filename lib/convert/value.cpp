@@ -282,9 +282,11 @@ void put_value(const Target& t, const FieldPlan& plan, const char* data, std::si
     case Kind::bit:
       return put_bits(t, text);
     case Kind::json: {
-      std::uint64_t nul_keys = 0;
-      if (detail::append_json_value(t.doc, t.key, text, &nul_keys)) {
-        if (nul_keys > 0) t.loss.add(t.column, std::string(reason::json_nul_key), nul_keys);
+      detail::JsonStats stats;
+      if (detail::append_json_value(t.doc, t.key, text, &stats)) {
+        if (stats.nul_keys > 0) t.loss.add(t.column, std::string(reason::json_nul_key), stats.nul_keys);
+        if (stats.wide_integers > 0) t.loss.add(t.column, std::string(reason::json_wide_integer), stats.wide_integers);
+        if (stats.rounded_numbers > 0) t.loss.add(t.column, std::string(reason::json_rounded), stats.rounded_numbers);
         return;
       }
       return put_fallback(t, text, reason::invalid_json);

@@ -75,8 +75,9 @@ int nesting_depth(const bson_t* doc) {
       continue;
     }
     if (BSON_ITER_HOLDS_DOCUMENT(&it) || BSON_ITER_HOLDS_ARRAY(&it)) {
-      bson_iter_t child;
-      if (bson_iter_recurse(&it, &child)) {
+      // As MongoDB counts: an embedded document or array is a level when it holds something.
+      bson_iter_t child, probe;
+      if (bson_iter_recurse(&it, &child) && bson_iter_recurse(&it, &probe) && bson_iter_next(&probe)) {
         stack.push_back(child);
         deepest = std::max(deepest, static_cast<int>(stack.size()));
       }

@@ -12,8 +12,8 @@
 
 namespace m2m::sync {
 
-// MongoDB refuses documents larger than this or nested deeper (each embedded document or array is a
-// level, the top-level document being the first).
+// MongoDB refuses documents larger than this or nested deeper (the top-level document is level 1; each
+// embedded document or array that holds something adds a level).
 inline constexpr std::size_t kMaxDocumentBytes = 16 * 1024 * 1024;
 inline constexpr int kMaxNestingDepth = 100;
 
@@ -33,7 +33,8 @@ std::vector<std::string> key_text(const TablePlan& plan, MYSQL_ROW row, const un
 // "(id, region) = (5, 'eu')"
 std::string describe_key(const TablePlan& plan, const std::vector<std::string>& key);
 
-// How deeply `doc` nests (1 for a document without embedded documents or arrays).
+// How deeply `doc` nests, as MongoDB counts (1 for a document without non-empty embedded documents or
+// arrays).
 int nesting_depth(const bson_t* doc);
 
 // Why MongoDB would refuse `doc` (too large, too deep), or empty.

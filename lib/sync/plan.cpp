@@ -335,6 +335,8 @@ nlohmann::ordered_json to_json(const TablePlan& p) {
   j["excluded_columns"] = p.excluded_columns;
   j["indexes"] = p.index_fields;
   j["schema_fingerprint"] = p.fingerprint;
+  if (!p.change_zone.empty()) j["change_zone"] = p.change_zone;
+  j["notes"] = p.notes;
   return j;
 }
 

@@ -289,6 +289,35 @@ nlohmann::json Scratch::command(const std::string& command_json) {
   return j;
 }
 
+std::vector<nlohmann::json> mongo_find(const std::string& database, const std::string& collection,
+                                       const std::string& filter_json) {
+  mongoc_client_t* client = mongoc_client_new(servers().mongodb_url.c_str());
+  REQUIRE(client != nullptr);
+  mongoc_collection_t* coll = mongoc_client_get_collection(client, database.c_str(), collection.c_str());
+  bson_t* filter = from_json(filter_json);
+  mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(coll, filter, nullptr, nullptr);
+  std::vector<nlohmann::json> out;
+  const bson_t* doc;
+  while (mongoc_cursor_next(cursor, &doc)) out.push_back(to_json(doc));
+  bson_error_t error;
+  const bool failed = mongoc_cursor_error(cursor, &error);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(filter);
+  mongoc_collection_destroy(coll);
+  mongoc_client_destroy(client);
+  if (failed) throw std::runtime_error(std::string("rig: find failed: ") + error.message);
+  return out;
+}
+
+void drop_mongo_database(const std::string& database) {
+  mongoc_client_t* client = mongoc_client_new(servers().mongodb_url.c_str());
+  if (!client) return;
+  mongoc_database_t* db = mongoc_client_get_database(client, database.c_str());
+  mongoc_database_drop(db, nullptr);
+  mongoc_database_destroy(db);
+  mongoc_client_destroy(client);
+}
+
 void load_sql_file(const std::string& database, const std::string& path) {
   const auto& s = servers();
   // The password goes through the environment, never argv.

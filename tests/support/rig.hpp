@@ -72,6 +72,11 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
+// MongoDB of the rig by database name, for databases that are not a Scratch's (an ExtraServer's).
+std::vector<nlohmann::json> mongo_find(const std::string& database, const std::string& collection,
+                                       const std::string& filter_json = "{}");
+void drop_mongo_database(const std::string& database);
+
 // Loads a .sql file through the mariadb client (handles DELIMITER, triggers, routines).
 void load_sql_file(const std::string& database, const std::string& path);
 

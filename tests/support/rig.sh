@@ -36,6 +36,13 @@
 #   MYSQL2MONGO_RIG_DISCARD_WRITES   1: start the endpoint with --discard-writes (benchmarks)
 #   MYSQL2MONGO_RIG_MONGO_ENDPOINT   another endpoint script with the same command line (default:
 #                                    tests/support/mongo_endpoint.py next to this file)
+# For a second, special-purpose MariaDB started by a test (never the shared rig):
+#   MYSQL2MONGO_RIG_MYSQL_ONLY       1: no MongoDB endpoint (RIG_MONGODB_URL is empty)
+#   MYSQL2MONGO_RIG_NO_TLS           1: MariaDB without TLS
+#   MYSQL2MONGO_RIG_SYSTEM_TZ        the TZ of mariadbd, i.e. its SYSTEM time zone (e.g. Europe/Berlin)
+#   MYSQL2MONGO_RIG_TZ_TABLES        zone names to load into the time zone tables (e.g. "America/New_York")
+#   MYSQL2MONGO_RIG_FAKETIME_FILE    run mariadbd under libfaketime, its clock offset read from this file on
+#                                    every call (e.g. "-63072000" for two years ago; see faketime(1))
 set -Eeuo pipefail
 umask 077
 
@@ -271,7 +278,9 @@ start_mariadb() {
     sock=$sockdir/mysql.sock
   fi
 
-  if command -v openssl >/dev/null 2>&1; then
+  if [ "${MYSQL2MONGO_RIG_NO_TLS:-0}" = 1 ]; then
+    ssl=()
+  elif command -v openssl >/dev/null 2>&1; then
     "$here/gen-certs.sh" "$dir/tls" >/dev/null 2>"$dir/gen-certs.err" || fail "cannot create TLS certificates" "$dir/gen-certs.err"
     ssl=(--ssl-ca="$dir/tls/ca.pem" --ssl-cert="$dir/tls/server-cert.pem" --ssl-key="$dir/tls/server-key.pem")
   else
@@ -294,13 +303,27 @@ start_mariadb() {
     # stored functions (Sakila) while the binlog is on needs it. default-time-zone: TIMESTAMP values
     # read the same on every developer's machine. Buffer-pool dump/load are off because the datadir
     # never outlives the rig.
-    spawn mariadbd "$dir/mysql/stdout.log" mariadbd --no-defaults \
+    local wrap=() default_zone=(--default-time-zone=+00:00)
+    # With a system zone of its own, the server's zone is that one (SYSTEM), as on a host in that zone.
+    if [ -n "${MYSQL2MONGO_RIG_SYSTEM_TZ:-}" ]; then
+      wrap+=(env "TZ=$MYSQL2MONGO_RIG_SYSTEM_TZ")
+      default_zone=()
+    fi
+    if [ -n "${MYSQL2MONGO_RIG_FAKETIME_FILE:-}" ]; then
+      local lib
+      lib=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n1)
+      [ -n "$lib" ] || fail "libfaketime is not installed (scripts/install-deps.sh)"
+      # The wall clock only: monotonic clocks stay real, so the server's timers and waits are not disturbed.
+      wrap+=(env "LD_PRELOAD=$lib" "FAKETIME_TIMESTAMP_FILE=$MYSQL2MONGO_RIG_FAKETIME_FILE" FAKETIME_NO_CACHE=1
+             FAKETIME_DONT_FAKE_MONOTONIC=1)
+    fi
+    spawn mariadbd "$dir/mysql/stdout.log" "${wrap[@]}" mariadbd --no-defaults \
       --user="$run_as" --datadir="$data" --socket="$sock" --pid-file="$dir/mysql/mariadbd.pid" \
       --port="$mysql_port" --bind-address=127.0.0.1 --skip-name-resolve \
       --log-error="$errlog" --log-bin=mysql-bin --binlog-format=ROW --server-id=1 \
-      --log-bin-trust-function-creators=1 --default-time-zone=+00:00 \
+      --log-bin-trust-function-creators=1 "${default_zone[@]}" \
       --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
-      --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 \
+      --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 --max-allowed-packet=64M \
       --innodb-buffer-pool-dump-at-shutdown=0 --innodb-buffer-pool-load-at-startup=0 \
       "${ssl[@]}"
     pid=$(<"$dir/pids/mariadbd")
@@ -343,6 +366,13 @@ SQL
   write_client_cnf "$mysql_host" "$mysql_port" "$mysql_user" "$mysql_password"
   client -e "SELECT 1" >/dev/null 2>"$dir/mysql/setup.log" \
     || fail "the admin account cannot log in over TCP on port $mysql_port" "$dir/mysql/setup.log"
+
+  local zone
+  for zone in ${MYSQL2MONGO_RIG_TZ_TABLES:-}; do
+    [ -f "/usr/share/zoneinfo/$zone" ] || fail "no time zone file /usr/share/zoneinfo/$zone (install tzdata)"
+    mariadb-tzinfo-to-sql "/usr/share/zoneinfo/$zone" "$zone" 2>>"$dir/mysql/setup.log" | client mysql \
+      2>>"$dir/mysql/setup.log" || fail "cannot load the time zone $zone" "$dir/mysql/setup.log"
+  done
 
   if [ ${#ssl[@]} -gt 0 ]; then
     local have_ssl cipher
@@ -475,11 +505,13 @@ do_start() {
   local external_mysql=0 external_mongodb=0
   [ -n "${MYSQL2MONGO_TEST_MYSQL_HOST:-}" ] && external_mysql=1
   [ -n "${MYSQL2MONGO_TEST_MONGODB_URL:-}" ] && external_mongodb=1
+  local mongo=1
+  [ "${MYSQL2MONGO_RIG_MYSQL_ONLY:-0}" = 1 ] && mongo=0
 
   # The endpoint starts first so that its Python start-up overlaps with MariaDB's.
-  [ $external_mongodb = 1 ] || spawn_endpoint
+  [ $external_mongodb = 1 ] || [ $mongo = 0 ] || spawn_endpoint
   if [ $external_mysql = 1 ]; then use_external_mysql; else start_mariadb; fi
-  if [ $external_mongodb = 1 ]; then use_external_mongodb; else wait_endpoint; fi
+  if [ $mongo = 0 ]; then :; elif [ $external_mongodb = 1 ]; then use_external_mongodb; else wait_endpoint; fi
 
   cat >"$dir/rig.env.tmp" <<EOF
 RIG_MYSQL_HOST=$mysql_host

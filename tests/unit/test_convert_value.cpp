@@ -474,11 +474,51 @@ TEST_CASE("JSON numbers: int32, int64, exact Decimal128, string, double", "[conv
   CHECK(exact(plan, "123456789012345678901234567890") == dec("123456789012345678901234567890"));
   CHECK(exact(plan, "-123456789012345678901234567890") == dec("-123456789012345678901234567890"));
   CHECK(exact(plan, "[123456789012345678901234567890]") == "[ " + dec("123456789012345678901234567890") + " ]");
-  // 40 digits: no exact Decimal128, so the number's text.
-  CHECK(exact(plan, "1234567890123456789012345678901234567890") == str("1234567890123456789012345678901234567890"));
+  // 40 significant digits: no exact Decimal128, so the number's exact text, counted.
+  CHECK(lossy(plan, "1234567890123456789012345678901234567891", "JSON integer beyond Decimal128 stored as string") ==
+        str("1234567890123456789012345678901234567891"));
+  // Trailing zeros cost no digits: 10^39 is exact.
+  CHECK(exact(plan, "1000000000000000000000000000000000000000") == dec("1.000000000000000000000000000000000E+39"));
   CHECK(exact(plan, "1.0") == R"({ "$numberDouble" : "1.0" })");
   CHECK(exact(plan, "1e2") == R"({ "$numberDouble" : "100.0" })");
   CHECK(exact(plan, "-0.5") == R"({ "$numberDouble" : "-0.5" })");
+  CHECK(exact(plan, "0.1") == R"({ "$numberDouble" : "0.10000000000000000555" })");
+  CHECK(exact(plan, "1.7976931348623157e308") == R"({ "$numberDouble" : "1.7976931348623157081e+308" })");
+}
+
+TEST_CASE("JSON numbers a double cannot hold exactly stay exact as Decimal128, or are counted", "[convert][value][json]") {
+  const FieldPlan plan = plan_for(column("json"));
+  // More digits than a double keeps.
+  CHECK(exact(plan, "1.00000000000000000001") == dec("1.00000000000000000001"));
+  CHECK(exact(plan, "0.30000000000000000000000001") == dec("0.30000000000000000000000001"));
+  // Beyond a double's range, within Decimal128's.
+  CHECK(exact(plan, "1e-400") == dec("1E-400"));
+  CHECK(exact(plan, "-2.5e400") == dec("-2.5E+400"));
+  CHECK(exact(plan, R"({"n": 1e400})") == R"({ "n" : )" + dec("1E+400") + " }");
+  // Beyond both: the nearest double when there is one, else the text; counted either way.
+  CHECK(lossy(plan, "0.12345678901234567890123456789012345678", "JSON number beyond Decimal128 rounded to double") ==
+        R"({ "$numberDouble" : "0.12345678901234567737" })");
+  CHECK(lossy(plan, "1e7000", "JSON number beyond Decimal128 rounded to double") == str("1e7000"));
+  CHECK(lossy(plan, "-1e-7000", "JSON number beyond Decimal128 rounded to double") == str("-1e-7000"));
+}
+
+TEST_CASE("JSON: duplicate keys are kept as sent, and nesting costs no stack", "[convert][value][json]") {
+  const FieldPlan plan = plan_for(column("json"));
+  CHECK(exact(plan, R"({"a": 1, "a": 2})") == R"({ "a" : { "$numberInt" : "1" }, "a" : { "$numberInt" : "2" } })");
+  // 100,000 levels: parsed without recursion (MongoDB refuses such a document later, by depth).
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  bson_t doc;
+  bson_init(&doc);
+  CHECK(append_json(&doc, "v", deep));
+  bson_destroy(&doc);
+  for (const char* bad : {"[1,]", "{\"a\":}", "{,}", "01", "1.", ".5", "-", "1e", "\"\\ud800\"", "\"\\x\"", "[1 2]",
+                          "{\"a\" 1}", "tru", "nul", "\"a\u0001\"", "[]]"}) {
+    INFO(bad);
+    bson_t d;
+    bson_init(&d);
+    CHECK_FALSE(append_json(&d, "v", bad));
+    bson_destroy(&d);
+  }
 }
 
 TEST_CASE("JSON keys are kept verbatim, in order, never read as Extended JSON", "[convert][value][json]") {
@@ -499,7 +539,6 @@ TEST_CASE("invalid JSON is kept as a string and counted", "[convert][value][json
   CHECK(lossy(plan, R"({"a": 1} x)", "invalid JSON stored as string") == R"("{\"a\": 1} x")");
   CHECK(lossy(plan, "[1, 2", "invalid JSON stored as string") == str("[1, 2"));
   CHECK(lossy(plan, "", "invalid JSON stored as string") == str(""));
-  CHECK(lossy(plan, "1e400", "invalid JSON stored as string") == str("1e400"));
   CHECK(lossy(plan, "\"\xff\"", "invalid JSON stored as binary (invalid UTF-8)") == bin("Iv8i"));
 }
 

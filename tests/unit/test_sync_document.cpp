@@ -1,0 +1,70 @@
+// What MongoDB would refuse of a document, judged before it is sent.
+#include "convert/convert.hpp"
+#include "sync/document.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace m2m;
+
+namespace {
+
+// {v: [[[ ... 1 ... ]]]} with `levels` levels in all, counting the top-level document.
+bson_t* nested(int levels, bool empty_innermost = false) {
+  // libbson's own JSON reader stops at 100 levels; the tool's does not.
+  std::string json;
+  for (int i = 1; i < levels; ++i) json += "[";
+  json += empty_innermost ? "" : "1";
+  for (int i = 1; i < levels; ++i) json += "]";
+  bson_t* b = bson_new();
+  if (levels == 1) BSON_APPEND_INT32(b, "v", 1);
+  else REQUIRE(convert::append_json(b, "v", json));
+  return b;
+}
+
+sync::TablePlan json_plan() {
+  sync::TablePlan p;
+  convert::FieldPlan f;
+  f.column = f.field = "v";
+  f.kind = convert::Kind::json;
+  p.fields.push_back(f);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("nesting depth counts levels as MongoDB does", "[sync][document]") {
+  for (int levels : {1, 2, 3, 99, 100, 101, 150}) {
+    bson_t* b = nested(levels);
+    CHECK(sync::nesting_depth(b) == levels);
+    bson_destroy(b);
+  }
+  // An empty array is no level of its own.
+  bson_t* b = nested(101, true);
+  CHECK(sync::nesting_depth(b) == 100);
+  bson_destroy(b);
+}
+
+TEST_CASE("documents MongoDB would refuse are named with the reason, at the limit and one beyond", "[sync][document]") {
+  const auto plan = json_plan();
+  bson_t* ok = nested(100);
+  CHECK(sync::refusal_reason(plan, ok).empty());
+  bson_destroy(ok);
+  bson_t* deep = nested(101);
+  CHECK(sync::refusal_reason(plan, deep) == "document nested 101 levels deep, more than MongoDB's limit of 100");
+  bson_destroy(deep);
+
+  // Size: exactly 16 MiB passes, one byte more does not.
+  for (const std::size_t total : {sync::kMaxDocumentBytes, sync::kMaxDocumentBytes + 1}) {
+    bson_t doc;
+    bson_init(&doc);
+    // 4 (length) + 1 (type) + 2 ("b\0") + 4 (binary length) + 1 (subtype) + n + 1 (terminator)
+    const std::string bytes(total - 13, 'x');
+    bson_append_binary(&doc, "b", 1, BSON_SUBTYPE_BINARY, reinterpret_cast<const uint8_t*>(bytes.data()),
+                       static_cast<uint32_t>(bytes.size()));
+    REQUIRE(doc.len == total);
+    const auto why = sync::refusal_reason(plan, &doc);
+    if (total == sync::kMaxDocumentBytes) CHECK(why.empty());
+    else CHECK(why == "document of 16777217 bytes is larger than MongoDB's limit of 16777216 bytes");
+    bson_destroy(&doc);
+  }
+}
