@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <ctime>
+#include <fnmatch.h>
 
 namespace m2m {
 
@@ -41,52 +42,11 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
-bool glob_match(std::string_view p, std::string_view t) {
-  // Iterative matcher with single-star backtracking: linear in practice, no recursion.
-  size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
-  auto class_match = [&](size_t& i, char c) {
-    // p[i] == '['; returns whether c is in the set and moves i past ']'.
-    size_t j = i + 1;
-    bool negate = j < p.size() && (p[j] == '!' || p[j] == '^');
-    if (negate) ++j;
-    bool found = false;
-    bool first = true;
-    for (; j < p.size() && (first || p[j] != ']'); ++j, first = false) {
-      if (j + 2 < p.size() && p[j + 1] == '-' && p[j + 2] != ']') {
-        if (c >= p[j] && c <= p[j + 2]) found = true;
-        j += 2;
-      } else if (p[j] == c) {
-        found = true;
-      }
-    }
-    if (j >= p.size()) return false;  // unterminated set never matches
-    i = j + 1;
-    return found != negate;
-  };
-  while (ti < t.size()) {
-    if (pi < p.size() && p[pi] == '*') {
-      star = pi++;
-      mark = ti;
-      continue;
-    }
-    if (pi < p.size() && p[pi] == '[') {
-      size_t next = pi;
-      if (class_match(next, t[ti])) {
-        pi = next;
-        ++ti;
-        continue;
-      }
-    } else if (pi < p.size() && (p[pi] == '?' || p[pi] == t[ti])) {
-      ++pi;
-      ++ti;
-      continue;
-    }
-    if (star == std::string_view::npos) return false;
-    pi = star + 1;
-    ti = ++mark;
-  }
-  while (pi < p.size() && p[pi] == '*') ++pi;
-  return pi == p.size();
+bool glob_match(std::string_view pattern, std::string_view text) {
+  // glibc's fnmatch(3): the shell's rules, maintained elsewhere. No flags: '*' also matches '/', and
+  // a leading '.' is an ordinary character (table names are not paths).
+  const std::string p(pattern), t(text);
+  return ::fnmatch(p.c_str(), t.c_str(), 0) == 0;
 }
 
 std::optional<bool> parse_bool(std::string_view s) {

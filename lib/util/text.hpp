@@ -17,8 +17,8 @@ std::string to_lower(std::string_view s);
 std::vector<std::string> split_list(std::string_view s, char sep = ',');
 std::string join(const std::vector<std::string>& items, std::string_view sep);
 
-// Shell-style glob: '*' any run, '?' one character, '[abc]' a set. Case-sensitive, like MySQL table
-// names on Linux.
+// Shell-style glob through fnmatch(3): '*' any run, '?' one character, '[abc]' / '[!abc]' a set, '\\'
+// escapes. Case-sensitive, like MySQL table names on Linux.
 bool glob_match(std::string_view pattern, std::string_view text);
 
 // Parses "true/false/yes/no/on/off/1/0" (any case).

@@ -42,3 +42,13 @@ TEST_CASE("globs and lists") {
   CHECK(iso8601_utc(0) == "1970-01-01T00:00:00.000Z");
   CHECK(iso8601_utc(-1) == "1969-12-31T23:59:59.999Z");
 }
+
+TEST_CASE("glob_match follows fnmatch(3): escapes, POSIX classes, ']' first in a set") {
+  CHECK(glob_match("t\\*", "t*"));
+  CHECK_FALSE(glob_match("t\\*", "tx"));
+  CHECK(glob_match("log_[[:digit:]]", "log_7"));
+  CHECK_FALSE(glob_match("log_[[:digit:]]", "log_x"));
+  CHECK(glob_match("a[]]b", "a]b"));
+  CHECK(glob_match("*.bak", ".bak"));  // no FNM_PERIOD: a table name is not a path
+  CHECK(glob_match("a*", "a/b"));      // no FNM_PATHNAME
+}
