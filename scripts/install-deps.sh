@@ -17,8 +17,10 @@ packages=(
   openssl procps
   # systemd-analyze, to verify the shipped units (the tests skip that check without it)
   systemd
-  # man pages and packaging
-  scdoc groff-base man-db dpkg-dev file
+  # man pages and packaging: lintian checks the .deb, bash-completion loads the shipped completion
+  scdoc groff-base man-db dpkg-dev file lintian bash-completion
+  # zone data: the log file test checks the UTC offset of a zone that has one
+  tzdata
 )
 
 if [ "$(id -u)" -eq 0 ]; then
