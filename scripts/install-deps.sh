@@ -19,6 +19,8 @@ packages=(
   systemd
   # man pages and packaging: lintian checks the .deb, bash-completion loads the shipped completion
   scdoc groff-base man-db dpkg-dev file lintian bash-completion
+  # jq: the man page's EXAMPLES pipe --json into it, and tests run every example
+  jq
   # zone data: the log file test checks the UTC offset of a zone that has one
   tzdata
 )
