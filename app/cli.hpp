@@ -6,6 +6,7 @@
 #include "util/stop.hpp"
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <functional>
@@ -20,6 +21,8 @@ struct Context {
   Logger& log;
   bool json = false;
   bool quiet = false;  // -q
+  // `text` as it may be shown: without any secret (redact() with cfg.secrets).
+  std::string redact(std::string_view text) const;
 };
 
 using Action = std::function<int(Context&)>;
@@ -30,8 +33,9 @@ void add_tables(CLI::App& app, Action& action);
 void add_sync(CLI::App& app, Action& action, StopToken* stop);
 void add_status(CLI::App& app, Action& action);
 
-// Prints a JSON document on stdout (the --json API).
-void print_json(const std::string& dumped);
+// Prints a JSON document on stdout (the --json API): "schema_version": 1 first, "exit_code" last,
+// without any secret.
+void print_json(const Context& ctx, const nlohmann::ordered_json& j, int exit_code);
 
 int run(int argc, char** argv);
 

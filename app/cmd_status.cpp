@@ -5,6 +5,12 @@
 
 #include <fmt/format.h>
 
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
 namespace m2m::app {
 
 namespace {
@@ -13,6 +19,39 @@ struct StatusFlags {
   bool check = false;
   std::string warn = "1h";
   std::string crit = "3h";
+  std::string timeout = "8s";
+};
+
+// check_nrpe gives a plugin 10 s by default: whatever MongoDB does (a dead host, a URL whose own
+// timeouts are long), the check answers within --timeout. The driver is told to give up a second
+// earlier, so the usual answer is its own reason; this watchdog is the bound that always holds.
+class Watchdog {
+public:
+  explicit Watchdog(std::chrono::milliseconds limit)
+      : thread_([this, limit] {
+          std::unique_lock lock(mutex_);
+          if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
+            const auto line = ops::check_unknown(fmt::format("no answer from MongoDB within {} (--timeout)",
+                                                             format_duration(limit))).line + "\n";
+            // The main thread may be inside the driver: leave at once, as a plugin must.
+            [[maybe_unused]] auto n = ::write(STDOUT_FILENO, line.data(), line.size());
+            std::_Exit(3);
+          }
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
 };
 
 std::chrono::milliseconds duration_flag(const std::string& name, const std::string& value) {
@@ -21,7 +60,7 @@ std::chrono::milliseconds duration_flag(const std::string& name, const std::stri
   return *d;
 }
 
-void print_text(const ops::StatusReport& r) {
+void print_text(const Context& ctx, const ops::StatusReport& r) {
   fmt::print("{:<28} {:<25} {:>8} {:<12} {:>9} {:<8} {:>9}  {}\n", "TABLE", "LAST SYNC", "AGE", "TYPE", "RECORDS",
              "STATUS", "DURATION", "LAST ERROR");
   for (const auto& t : r.tables) {
@@ -29,7 +68,7 @@ void print_text(const ops::StatusReport& r) {
     // A table resumed from a checkpoint may hold rows that changed behind it until its next full pass.
     const std::string status = t.dropped ? "dropped" : t.resumed && t.status == "success" ? "resumed" : t.status;
     fmt::print("{:<28} {:<25} {:>8} {:<12} {:>9} {:<8} {:>8.1f}s  {}\n", t.table_name, t.last_sync_time, age,
-               t.sync_type, t.records_synced, status, t.duration_seconds, t.error.empty() ? "-" : t.error);
+               t.sync_type, t.records_synced, status, t.duration_seconds, t.error.empty() ? "-" : ctx.redact(t.error));
   }
   const auto oldest = r.oldest_success_age();
   fmt::print("{} tables: {} ok, {} failed; {}{}\n", r.tables.size(), r.tables.size() - r.failed(), r.failed(),
@@ -45,29 +84,40 @@ void add_status(CLI::App& app, Action& action) {
   auto flags = std::make_shared<StatusFlags>();
   auto* check = cmd->add_flag("--check", flags->check,
                               "Nagios/Icinga check: one line with perfdata, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN");
-  cmd->add_option("--warn", flags->warn, "with --check: WARNING when the oldest successful sync is older (default 1h)")
+  cmd->add_option("-w,--warn", flags->warn, "with --check: WARNING when the oldest successful sync is older (default 1h)")
       ->needs(check)
       ->type_name("DUR");
-  cmd->add_option("--crit", flags->crit, "with --check: CRITICAL when older (default 3h)")->needs(check)->type_name("DUR");
+  cmd->add_option("-c,--crit", flags->crit, "with --check: CRITICAL when older (default 3h)")->needs(check)->type_name("DUR");
+  cmd->add_option("-t,--timeout", flags->timeout,
+                  "with --check: answer UNKNOWN after DUR at most, whatever MongoDB does (default 8s)")
+      ->needs(check)
+      ->type_name("DUR");
   cmd->callback([&action, flags] {
     action = [flags](Context& ctx) {
       if (flags->check) {
         const auto warn = duration_flag("--warn", flags->warn);
         const auto crit = duration_flag("--crit", flags->crit);
         if (crit < warn) throw Error(Exit::usage, "--crit must not be shorter than --warn");
+        const auto timeout = duration_flag("--timeout", flags->timeout);
+        if (timeout < std::chrono::seconds(1) || timeout > std::chrono::hours(1))
+          throw Error(Exit::usage, fmt::format("--timeout {}: use a duration from 1s to 1h", flags->timeout));
+        Watchdog watchdog(timeout);
+        config::Config cfg = ctx.cfg;
+        cfg.mongodb.connect_timeout = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(500),
+                                                                          timeout - std::chrono::seconds(1));
         ops::CheckResult result;
         try {
-          result = ops::check(ops::load_status(ctx.cfg, ctx.log), warn, crit);
+          result = ops::check(ops::load_status(cfg, ctx.log), warn, crit);
         } catch (const Error& e) {
           // A monitoring check reports what it cannot see as UNKNOWN, never as a crash.
           result = ops::check_unknown(fmt::format("cannot read the sync metadata: {}", e.what()));
         }
-        fmt::print("{}\n", result.line);
+        fmt::print("{}\n", ctx.redact(result.line));
         return result.code;
       }
       const auto r = ops::load_status(ctx.cfg, ctx.log);
-      if (ctx.json) print_json(ops::to_json(r, ctx.cfg).dump(2));
-      else print_text(r);
+      if (ctx.json) print_json(ctx, ops::to_json(r, ctx.cfg), 0);
+      else print_text(ctx, r);
       return 0;
     };
   });

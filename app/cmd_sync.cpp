@@ -68,7 +68,7 @@ void add_tables(CLI::App& app, Action& action) {
         nlohmann::ordered_json tables = nlohmann::ordered_json::object();
         for (const auto& p : plan) tables[p.table.name] = sync::to_json(p);
         j["tables"] = tables;
-        print_json(j.dump(2));
+        print_json(ctx, j, 0);
       } else {
         print_plan_text(plan);
       }
@@ -101,13 +101,14 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
   cmd->callback([&action, flags, stop] {
     action = [flags, stop](Context& ctx) {
       if (!ctx.cfg.sync.enabled) {
-        ctx.log.warn("sync is disabled (SYNC_ENABLED=false, from {}); nothing done",
+        // Switched off on purpose: said at info (-v), so cron does not mail it every run.
+        ctx.log.info("sync is disabled (SYNC_ENABLED=false, from {}); nothing done",
                      ctx.cfg.origin.count("sync.enabled") ? ctx.cfg.origin.at("sync.enabled") : "config");
         if (ctx.json) {
           nlohmann::ordered_json j;
           j["status"] = "disabled";
           j["message"] = "sync is disabled (SYNC_ENABLED=false)";
-          print_json(j.dump(2));
+          print_json(ctx, j, 0);
         }
         return 0;
       }
@@ -130,10 +131,18 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
         }
       }
       Progress progress(ctx.quiet || ctx.json);
-      if (progress.active())
+      // Unhooked however this scope ends: the logger outlives the progress display.
+      struct Unhook {
+        Logger& log;
+        ~Unhook() { log.set_before_stderr({}); }
+      } unhook{ctx.log};
+      if (progress.active()) {
         o.progress = [&progress](const std::string& t, std::uint64_t done, std::uint64_t total) {
           progress.update(t, done, total);
         };
+        o.table_done = [&progress](const sync::TableReport& t) { progress.table_done(t); };
+        ctx.log.set_before_stderr([&progress] { progress.clear(); });
+      }
       const std::int64_t start = now_epoch_ms();
       // The metrics file records every run, including one that stopped with an error.
       auto write_metrics = [&](int code, const sync::RunReport* report) {
@@ -156,6 +165,20 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
           throw Error(Exit::tempfail, "the run lock was taken over by another run while this one was working; it stopped");
       } catch (const Error& e) {
         write_metrics(signal_code(static_cast<int>(e.code())), result ? &result->report : nullptr);
+        // Another run holding the lock is the normal overlap of a timer or cron with a long run: exit 75
+        // (retry later) with an info line (-v), so cron does not mail every overlap. The text is
+        // mongo::Lease's (lease.cpp).
+        if (e.code() == Exit::tempfail && !result && !stop->requested() &&
+            std::string_view(e.what()).rfind("another mysql2mongo run holds the lock", 0) == 0) {
+          ctx.log.info("{}", e.what());
+          if (ctx.json) {
+            nlohmann::ordered_json j;
+            j["status"] = "locked";
+            j["message"] = e.what();
+            print_json(ctx, j, static_cast<int>(Exit::tempfail));
+          }
+          return static_cast<int>(Exit::tempfail);
+        }
         throw;
       }
       const auto& outcome = *result;
@@ -167,7 +190,7 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
           nlohmann::ordered_json plan = nlohmann::ordered_json::object();
           for (const auto& p : outcome.plan) plan[p.table.name] = sync::to_json(p);
           j["plan"] = plan;
-          print_json(j.dump(2));
+          print_json(ctx, j, 0);
         } else {
           fmt::print("dry run: {} sync of {} tables; nothing written\n", r.sync_type, outcome.plan.size());
           print_plan_text(outcome.plan);
@@ -177,17 +200,23 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
         return 0;
       }
       if (ctx.json) {
-        print_json(sync::to_json(r).dump(2));
-      } else if (r.failed() || ctx.log.on_stderr(LogLevel::info)) {
-        // Under cron a successful run prints nothing; failures were logged on stderr already.
-        // In the journal: a warning when tables failed, else information.
-        const char* prefix = std::getenv("JOURNAL_STREAM") ? (r.failed() ? "<4>" : "<6>") : "";
-        fmt::print(stderr, "{}sync {}: {} tables ok, {} failed, {} records synced, {} deleted in {:.1f}s\n", prefix,
-                   r.status(), r.succeeded(), r.failed(), r.total_records(), [&] {
-                     std::uint64_t d = 0;
-                     for (const auto& [n, t] : r.tables) d += t.deleted;
-                     return d;
-                   }(), static_cast<double>(r.end_ms - r.start_ms) / 1000.0);
+        print_json(ctx, sync::to_json(r), static_cast<int>(r.exit_code()));
+      } else {
+        std::uint64_t deleted = 0;
+        for (const auto& [n, t] : r.tables) deleted += t.deleted;
+        const std::string summary =
+            fmt::format("sync {}: {} tables ok, {} failed, {} records synced, {} deleted in {:.1f}s", r.status(),
+                        r.succeeded(), r.failed(), r.total_records(), deleted,
+                        static_cast<double>(r.end_ms - r.start_ms) / 1000.0);
+        // Under cron a successful run prints nothing; failures were logged on stderr already. The
+        // summary goes to stderr when a table failed, with -v, and on a terminal; to the log file always.
+        if (r.failed() || ctx.log.on_stderr(LogLevel::info) || progress.active()) {
+          progress.clear();
+          // In the journal: a warning when tables failed, else information.
+          const char* prefix = std::getenv("JOURNAL_STREAM") ? (r.failed() ? "<4>" : "<6>") : "";
+          fmt::print(stderr, "{}{}\n", prefix, ctx.redact(summary));
+        }
+        ctx.log.to_file(r.failed() ? LogLevel::warning : LogLevel::info, summary);
       }
       return static_cast<int>(r.exit_code());
     };

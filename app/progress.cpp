@@ -18,21 +18,42 @@ Progress::Progress(bool quiet) {
   plain_ = (no_color && *no_color) || !term || std::strcmp(term, "dumb") == 0;
 }
 
-Progress::~Progress() { finish_line(); }
+Progress::~Progress() { clear(); }
 
-void Progress::finish_line() {
-  if (active_ && !table_.empty()) {
-    std::fputc('\n', stderr);
-    std::fflush(stderr);
-  }
+void Progress::clear() {
+  std::lock_guard lock(mutex_);
+  clear_locked();
+}
+
+void Progress::clear_locked() {
+  if (!active_ || !drawn_) return;
+  // \r returns to the start of the line; ESC[K erases it (plain terminals get spaces instead).
+  if (plain_) fmt::print(stderr, "\r{:78}\r", "");
+  else fmt::print(stderr, "\r\x1b[K");
+  std::fflush(stderr);
+  drawn_ = false;
+  // Whatever is printed next, the line comes back at the next update, not 200 ms later.
+  last_draw_ = {};
+}
+
+void Progress::table_done(const sync::TableReport& t) {
+  if (!active_) return;
+  std::lock_guard lock(mutex_);
+  clear_locked();
   table_.clear();
+  if (t.status != "success") return;  // the failure itself is logged as an error
+  fmt::print(stderr, "{}: {} rows{} in {}\n", t.table, t.records_synced,
+             t.deleted ? fmt::format(", {} deleted", t.deleted) : "",
+             format_duration(std::chrono::milliseconds(static_cast<std::int64_t>(t.duration_seconds * 1000))));
+  std::fflush(stderr);
 }
 
 void Progress::update(const std::string& table, std::uint64_t done, std::uint64_t total) {
   if (!active_) return;
+  std::lock_guard lock(mutex_);
   const auto now = std::chrono::steady_clock::now();
   if (table != table_) {
-    finish_line();
+    clear_locked();
     table_ = table;
     table_start_ = now;
   } else if (now - last_draw_ < std::chrono::milliseconds(200)) {
@@ -58,6 +79,7 @@ void Progress::update(const std::string& table, std::uint64_t done, std::uint64_
   if (plain_) fmt::print(stderr, "\r{:<78}", line);
   else fmt::print(stderr, "\r{}\x1b[K", line);
   std::fflush(stderr);
+  drawn_ = true;
 }
 
 }  // namespace m2m::app

@@ -11,7 +11,8 @@
 #   any other prefix (/usr/local by default):
 #     units in <prefix>/lib/systemd/system with ExecStart pointing at <prefix>/bin/mysql2mongo, and no
 #     file under /etc (mysql2mongo reads /etc/mysql2mongo/config.toml, not <prefix>/etc).
-# Always: the examples (config.toml, crontab, sync.env) in <prefix>/share/doc/mysql2mongo/examples.
+# Always: the examples (config.toml, crontab, sync.env) in <prefix>/share/doc/mysql2mongo/examples, and
+# the bash completion in <prefix>/share/bash-completion/completions.
 
 set(MYSQL2MONGO_PACKAGING_DIR ${CMAKE_CURRENT_LIST_DIR})
 
@@ -26,6 +27,10 @@ install(FILES
           ${MYSQL2MONGO_PACKAGING_DIR}/crontab.example
           ${MYSQL2MONGO_PACKAGING_DIR}/sync.env.example
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+
+# Bash completion of the commands and flags, where bash-completion looks for it (loaded on demand).
+install(FILES ${MYSQL2MONGO_PACKAGING_DIR}/bash-completion/mysql2mongo
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 
 # The units' ExecStart= names /usr/bin/mysql2mongo; for another prefix, the copies installed name
 # <prefix>/bin/mysql2mongo instead. Generated at install time, when the prefix is known.
@@ -117,5 +122,7 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # Debian policy: compressed manual pages and a copyright file.
 set(CPACK_PRE_BUILD_SCRIPTS ${MYSQL2MONGO_PACKAGING_DIR}/deb/prebuild.cmake)
 set(CPACK_MYSQL2MONGO_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
+# Debian's changelog format; its first version must be the package's (tests/packaging/test_deb.sh).
+set(CPACK_MYSQL2MONGO_CHANGELOG ${MYSQL2MONGO_PACKAGING_DIR}/deb/changelog)
 
 include(CPack)

@@ -19,8 +19,12 @@ packages=(
   openssl procps
   # systemd-analyze, to verify the shipped units (the tests skip that check without it)
   systemd
-  # man pages and packaging
-  scdoc groff-base man-db dpkg-dev file
+  # man pages and packaging: lintian checks the .deb, bash-completion loads the shipped completion
+  scdoc groff-base man-db dpkg-dev file lintian bash-completion
+  # jq: the man page's EXAMPLES pipe --json into it, and tests run every example
+  jq
+  # zone data: the log file test checks the UTC offset of a zone that has one
+  tzdata
 )
 
 if [ "$(id -u)" -eq 0 ]; then

@@ -4,9 +4,9 @@
 #include "util/text.hpp"
 
 #include <fmt/format.h>
-#include <mongoc/mongoc.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -236,12 +236,32 @@ Value from_toml(const Setting& s, const toml::node& node, const std::string& whe
   return wrong();
 }
 
-std::string read_secret_file(const std::string& path, const std::string& what) {
+// A file named by a setting or a flag: it must be a regular file this process can read, and not empty
+// unless `allow_empty`. One line naming what named it, the path, the problem and the fix.
+std::string read_named_file(const std::string& path, const std::string& what, bool allow_empty, Exit code = Exit::config) {
+  auto bad = [&](const std::string& problem) -> std::string {
+    throw Error(code, fmt::format("{} {}: {}", what, path, problem));
+  };
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) bad("no such file; check the path");
+    bad(fmt::format("cannot read it: {}; check the path and its permissions", std::strerror(errno)));
+  }
+  if (S_ISDIR(st.st_mode)) bad("is a directory; give the path of a file");
+  if (!S_ISREG(st.st_mode)) bad("is not a regular file; give the path of a file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail(fmt::format("{}: cannot read {}: {}; check the path and its permissions", what, path, std::strerror(errno)));
+  if (!in) bad(fmt::format("cannot read it: {}; check its permissions", std::strerror(errno)));
   std::stringstream ss;
   ss << in.rdbuf();
-  std::string s = ss.str();
+  if (in.bad()) bad(fmt::format("cannot read it: {}; check the file", std::strerror(errno)));
+  std::string content = ss.str();
+  if (!allow_empty && trim(content).empty()) bad("is empty; put the value in it, or unset the setting that names it");
+  return content;
+}
+
+// A secret's file (MYSQL_PASSWORD_FILE, MONGODB_URL_FILE, a systemd credential).
+std::string read_secret_file(const std::string& path, const std::string& what, bool allow_empty) {
+  std::string s = read_named_file(path, what + ":", allow_empty);
   // Files written by editors and `echo` end in a newline that is not part of the secret.
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s;
@@ -252,61 +272,215 @@ bool file_exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-// Parses KEY=VALUE lines as the seed's .env files are written: '#' comments, blank lines, optional
-// `export `, optional single or double quotes (double quotes honour \n, \" and \\).
+bool is_variable_name(std::string_view key) {
+  if (key.empty() || std::isdigit(static_cast<unsigned char>(key.front()))) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// Reads an env file with the grammar of systemd's EnvironmentFile= (systemd.exec(5); the states of its
+// parser, written out in mysql2mongo(1), ENVIRONMENT FILES), because one sync.env is read both by the
+// units and by --env-file and must mean the same to both:
+//   - a line whose first non-blank character is '#' or ';' is a comment; '#' anywhere else is data;
+//   - KEY=VALUE, blanks around KEY and before VALUE dropped, trailing blanks of an unquoted VALUE too;
+//   - unquoted, '\' takes the next character literally, and '\' at the end of a line joins the next;
+//   - '...' keeps everything literally; "..." unescapes \" \\ \` \$, keeps '\' before anything else,
+//     and joins lines on '\' + newline; quotes may span lines; quoted and unquoted parts concatenate.
+// Where systemd would skip a line silently (no '=', a name that is not a variable name such as
+// "export KEY", an unterminated quote) or where its versions disagree (a comment ending in '\': before
+// v254 it swallows the next line), this refuses the file instead (exit 78), so both readers agree on
+// every file the tool accepts.
 std::vector<std::tuple<std::string, std::string, int>> parse_dotenv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail(fmt::format("--env-file {}: cannot read it: {}; check the path", path, std::strerror(errno)));
+  const std::string text = read_named_file(path, "--env-file", true);
   std::vector<std::tuple<std::string, std::string, int>> out;
-  std::string line;
-  int lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    std::string_view l = trim(line);
-    if (l.empty() || l.front() == '#') continue;
-    if (l.substr(0, 7) == "export ") l = trim(l.substr(7));
-    const auto eq = l.find('=');
-    if (eq == std::string_view::npos)
-      fail(fmt::format("{}:{}: expected KEY=VALUE; fix or remove the line", path, lineno));
-    std::string key(trim(l.substr(0, eq)));
-    std::string_view v = trim(l.substr(eq + 1));
-    std::string value;
-    if (!v.empty() && (v.front() == '"' || v.front() == '\'')) {
-      const char q = v.front();
-      size_t i = 1;
-      bool closed = false;
-      for (; i < v.size(); ++i) {
-        if (v[i] == q) { closed = true; break; }
-        if (q == '"' && v[i] == '\\' && i + 1 < v.size()) {
-          ++i;
-          value += v[i] == 'n' ? '\n' : v[i];
-        } else {
-          value += v[i];
+  enum class St { pre_key, key, pre_value, value, value_escape, squote, dquote, dquote_escape, comment } st = St::pre_key;
+  std::string key, value;
+  std::size_t key_blank = std::string::npos, value_blank = std::string::npos;
+  int line = 1, key_line = 1;
+  auto newline = [](char c) { return c == '\n' || c == '\r'; };
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  auto emit = [&](bool chomp) {
+    if (key_blank != std::string::npos) key.resize(key_blank);
+    if (chomp && value_blank != std::string::npos) value.resize(value_blank);
+    if (key.rfind("export", 0) == 0 && key.size() > 6 && blank(key[6]))
+      fail(fmt::format("{}:{}: 'export' is not part of systemd's EnvironmentFile= syntax (systemd ignores this line); "
+                       "remove 'export '", path, key_line));
+    if (!is_variable_name(key))
+      fail(fmt::format("{}:{}: '{}' is not a variable name (letters, digits and '_', not starting with a digit); "
+                       "fix or remove the line", path, key_line, key));
+    out.emplace_back(key, value, key_line);
+    key.clear();
+    value.clear();
+    key_blank = value_blank = std::string::npos;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    switch (st) {
+      case St::pre_key:
+        if (c == '#' || c == ';') {
+          st = St::comment;
+        } else if (!blank(c)) {
+          st = St::key;
+          key.assign(1, c);
+          key_line = line;
         }
-      }
-      if (!closed) fail(fmt::format("{}:{}: unterminated quote in the value of {}", path, lineno, key));
-    } else {
-      // An unquoted value ends at " #" (an inline comment), as in docker-compose and python-dotenv.
-      const auto hash = v.find(" #");
-      value = std::string(trim(v.substr(0, hash)));
+        break;
+      case St::comment:
+        if (c == '\\' && i + 1 < text.size() && newline(text[i + 1]))
+          fail(fmt::format("{}:{}: a comment ends in '\\', which systemd versions read differently (before v254 it "
+                           "also comments out the next line); remove the '\\'", path, line));
+        if (newline(c)) st = St::pre_key;
+        break;
+      case St::key:
+        if (newline(c)) {
+          fail(fmt::format("{}:{}: expected KEY=VALUE; fix or remove the line", path, key_line));
+        } else if (c == '=') {
+          st = St::pre_value;
+        } else {
+          if (!blank(c)) key_blank = std::string::npos;
+          else if (key_blank == std::string::npos) key_blank = key.size();
+          key += c;
+        }
+        break;
+      case St::pre_value:
+        if (newline(c)) {
+          emit(false);
+          st = St::pre_key;
+        } else if (c == '\'') {
+          st = St::squote;
+        } else if (c == '"') {
+          st = St::dquote;
+        } else if (c == '\\') {
+          st = St::value_escape;
+        } else if (!blank(c)) {
+          st = St::value;
+          value += c;
+        }
+        break;
+      case St::value:
+        if (newline(c)) {
+          emit(true);
+          st = St::pre_key;
+        } else if (c == '\\') {
+          st = St::value_escape;
+          value_blank = std::string::npos;
+        } else {
+          if (!blank(c)) value_blank = std::string::npos;
+          else if (value_blank == std::string::npos) value_blank = value.size();
+          value += c;
+        }
+        break;
+      case St::value_escape:
+        st = St::value;
+        if (!newline(c)) value += c;  // '\' + newline joins the lines
+        break;
+      case St::squote:
+        if (c == '\'') st = St::pre_value;
+        else value += c;
+        break;
+      case St::dquote:
+        if (c == '"') st = St::pre_value;
+        else if (c == '\\') st = St::dquote_escape;
+        else value += c;
+        break;
+      case St::dquote_escape:
+        st = St::dquote;
+        if (c == '"' || c == '\\' || c == '`' || c == '$') value += c;
+        else if (c != '\n') value += std::string{'\\', c};
+        break;
     }
-    out.emplace_back(std::move(key), std::move(value), lineno);
+    if (c == '\n') ++line;
+  }
+  switch (st) {
+    case St::key: fail(fmt::format("{}:{}: expected KEY=VALUE; fix or remove the line", path, key_line));
+    case St::squote:
+    case St::dquote:
+    case St::dquote_escape:
+      fail(fmt::format("{}:{}: unterminated quote in the value of {}", path, key_line, key));
+    case St::pre_value: emit(false); break;
+    case St::value:
+    case St::value_escape: emit(true); break;
+    default: break;
   }
   return out;
 }
 
-void check_mongo_url(const std::string& url, const std::string& where) {
-  bson_error_t error;
-  mongoc_uri_t* uri = mongoc_uri_new_with_error(url.c_str(), &error);
-  if (!uri) {
-    // mongoc's message may quote parts of the URI: never echo a password.
-    std::string why = error.message;
-    const auto redacted = redact_uri(url);
-    if (redacted != url) why = "malformed URI";
-    fail(fmt::format("{}: invalid MongoDB URL {} ({}); use mongodb://[user@]host[:port][/?options]", where,
-                     redacted, why));
+// The syntax of a MongoDB URL, without the driver (config sits below mongo/; mongo::check_url adds the
+// driver's own parse right after load). The value is shown only through redact_uri.
+void check_mongo_url(const std::string& url, const std::string& where, Exit code) {
+  auto bad = [&](const std::string& why) {
+    throw Error(code, fmt::format("{}: invalid MongoDB URL {}: {}; use "
+                                  "mongodb://[user@]host[:port][,host...][/database][?options]",
+                                  where, redact_uri(url), why));
+  };
+  std::string_view rest(url);
+  bool srv = false;
+  if (rest.substr(0, 10) == "mongodb://") rest.remove_prefix(10);
+  else if (rest.substr(0, 14) == "mongodb+srv://") { rest.remove_prefix(14); srv = true; }
+  else bad("it must start with mongodb:// or mongodb+srv://");
+  for (char c : rest)
+    if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)))
+      bad("it contains white space or a control character; percent-encode it");
+  // The userinfo ends at the last '@'; a '/' or '?' before it means the password holds one unencoded
+  // (or an '@' follows the host), and a second '@' an unencoded '@'.
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    const auto userinfo = rest.substr(0, at);
+    if (userinfo.find_first_of("@/?") != std::string_view::npos)
+      bad("the user name or password holds an unencoded '@', '/' or '?'; percent-encode them (%40, %2F, %3F)");
+    for (size_t i = 0; i < userinfo.size(); ++i)
+      if (userinfo[i] == '%' && (i + 2 >= userinfo.size() || !std::isxdigit(static_cast<unsigned char>(userinfo[i + 1])) ||
+                                 !std::isxdigit(static_cast<unsigned char>(userinfo[i + 2]))))
+        bad("the user name or password holds a '%' that is not a percent-encoding; write it as %25");
+    if (userinfo.empty() || userinfo.front() == ':') bad("the user name is empty");
+    rest.remove_prefix(at + 1);
   }
-  mongoc_uri_destroy(uri);
+  const auto slash = rest.find_first_of("/?");
+  const auto hosts = rest.substr(0, slash);
+  if (hosts.empty()) bad("no host");
+  const auto list = split_list(hosts);
+  if (list.size() != static_cast<size_t>(std::count(hosts.begin(), hosts.end(), ',') + 1)) bad("an empty host in the host list");
+  if (srv && list.size() != 1) bad("mongodb+srv:// takes exactly one host name");
+  for (const auto& host : list) {
+    std::string_view h(host), port;
+    if (h.front() == '[') {
+      const auto close = h.find(']');
+      if (close == std::string_view::npos) bad(fmt::format("host '{}' opens '[' without closing it", host));
+      if (close + 1 < h.size()) {
+        if (h[close + 1] != ':') bad(fmt::format("host '{}': expected ':' after ']'", host));
+        port = h.substr(close + 2);
+        if (port.empty()) bad(fmt::format("host '{}' has an empty port", host));
+      }
+    } else if (const auto colon = h.rfind(':'); colon != std::string_view::npos) {
+      port = h.substr(colon + 1);
+      if (colon == 0) bad(fmt::format("host '{}' has no name", host));
+      if (port.empty()) bad(fmt::format("host '{}' has an empty port", host));
+    }
+    if (!port.empty()) {
+      if (srv) bad("mongodb+srv:// takes a host name without a port");
+      const auto n = parse_int(port);
+      if (!n || *n < 1 || *n > 65535 || port.find_first_not_of("0123456789") != std::string_view::npos)
+        bad(fmt::format("the port of host '{}' is not a number from 1 to 65535", host));
+    }
+  }
+  if (slash != std::string_view::npos) {
+    auto tail = rest.substr(slash);
+    if (tail.front() == '/') tail.remove_prefix(1);
+    const auto q = tail.find('?');
+    if (q != std::string_view::npos) {
+      for (const auto& option : split_list(tail.substr(q + 1), '&')) {
+        const auto eq = option.find('=');
+        if (eq == std::string::npos || eq == 0)
+          bad(fmt::format("option '{}' is not name=value", redact_uri(option)));
+      }
+    }
+  }
+}
+
+void check_write_concern(const std::string& spec, const std::string& where) {
+  if (spec == "majority") return;
+  if (auto n = parse_int(spec); n && *n >= 0 && *n <= 50 && spec.find_first_not_of("0123456789") == std::string::npos)
+    return;
+  fail(fmt::format("{}: mongodb.write_concern '{}' is not valid; use \"majority\" or a number of nodes from 0 to 50",
+                   where, spec));
 }
 
 void check_mongo_database(const std::string& name, const std::string& where) {
@@ -377,10 +551,11 @@ void parse_tables_section(const toml::table& tables, const std::string& file, Co
 }
 
 // Reads the TOML file into raw values, rejecting unknown keys with their line.
-void read_toml(const std::string& file, std::map<std::string, Raw>& raw, Config& cfg) {
+void read_toml(const std::string& file, const std::string& what, std::map<std::string, Raw>& raw, Config& cfg) {
   toml::table root;
+  const std::string text = read_named_file(file, what, true);
   try {
-    root = toml::parse_file(file);
+    root = toml::parse(text, file);
   } catch (const toml::parse_error& e) {
     const auto& src = e.source();
     if (src.begin.line == 0) fail(fmt::format("{}: cannot read the config file: {}; check --config", file, e.description()));
@@ -429,6 +604,12 @@ void set_from_env_like(const std::map<std::string, std::tuple<std::string, std::
   }
 }
 
+// A secret that is not a URL (the MySQL password): hidden whole, whatever its case.
+void add_secret_forms(std::vector<std::string>& secrets, const std::string& secret) {
+  if (secret.empty()) return;
+  secrets.push_back(secret);
+}
+
 template <typename T>
 T get(const std::map<std::string, Raw>& raw, const std::string& key, T fallback) {
   auto it = raw.find(key);
@@ -436,6 +617,10 @@ T get(const std::map<std::string, Raw>& raw, const std::string& key, T fallback)
 }
 
 }  // namespace
+
+std::vector<std::tuple<std::string, std::string, int>> parse_env_file(const std::string& path) {
+  return parse_dotenv(path);
+}
 
 bool is_flag_setting(const std::string& key) {
   const Setting* s = find_setting(key);
@@ -453,9 +638,10 @@ std::map<std::string, std::string> environment_snapshot() {
   return env;
 }
 
-Config load(const Inputs& in) {
+namespace {
+
+Config load_config(const Inputs& in, std::map<std::string, Raw>& raw, std::vector<std::string>& secrets) {
   Config cfg;
-  std::map<std::string, Raw> raw;
 
   // 1. The TOML file: the named one must exist; the default one is optional.
   std::string config_file;
@@ -466,7 +652,7 @@ Config load(const Inputs& in) {
   } else if (file_exists(in.default_config_file)) {
     config_file = in.default_config_file;
   }
-  if (!config_file.empty()) read_toml(config_file, raw, cfg);
+  if (!config_file.empty()) read_toml(config_file, in.config_file ? "--config" : "config file", raw, cfg);
 
   // 2. The .env file.
   if (in.env_file) {
@@ -483,7 +669,8 @@ Config load(const Inputs& in) {
     set_from_env_like(vars, Rank::env, raw);
   }
 
-  // 4. Flags.
+  // 4. Flags. A wrong flag value is a usage error (64), like any wrong argument; the same value from a
+  // file or the environment is a configuration error (78).
   for (const auto& [key, text] : in.flags) {
     const Setting* s = find_setting(key);
     if (!s || !s->flag) throw Error(Exit::internal, fmt::format("no flag setting named {}", key));
@@ -492,22 +679,39 @@ Config load(const Inputs& in) {
       for (auto& c : f) if (c == '.' || c == '_') c = '-';
       return f;
     }());
-    Value v = parse_text(*s, text, where);
-    validate(*s, v, where);
-    raw[key] = Raw{std::move(v), Rank::flag, where};
+    try {
+      Value v = parse_text(*s, text, where);
+      validate(*s, v, where);
+      raw[key] = Raw{std::move(v), Rank::flag, where};
+    } catch (const Error& e) {
+      throw Error(Exit::usage, e.what());
+    }
   }
+  // What a message must never show, known before anything can fail below.
+  if (auto it = raw.find("mysql.password"); it != raw.end())
+    add_secret_forms(secrets, std::get<std::string>(it->second.value));
+  if (auto it = raw.find("mongodb.url"); it != raw.end())
+    for (auto& v : uri_secrets(std::get<std::string>(it->second.value))) secrets.push_back(std::move(v));
 
   // Secrets: a value and a file for the same secret; the higher-ranked source wins, and setting both at
   // the same level is ambiguous.
+  // A secret read from a file joins the list of what messages must not show, before it is checked.
+  auto remember = [&](std::string secret, bool is_url) {
+    if (is_url) for (auto& v : uri_secrets(secret)) secrets.push_back(std::move(v));
+    else add_secret_forms(secrets, secret);
+    return secret;
+  };
+  // An empty password file means "no password" (the units need the file to exist); an empty URL file
+  // is a mistake.
   auto resolve_secret = [&](const std::string& value_key, const std::string& file_key,
-                            const std::string& credential) -> std::optional<std::string> {
+                            const std::string& credential, bool allow_empty) -> std::optional<std::string> {
     auto v = raw.find(value_key);
     auto f = raw.find(file_key);
     if (v != raw.end() && f != raw.end() && v->second.rank == f->second.rank)
       fail(fmt::format("both {} and {} are set; keep only one", v->second.where, f->second.where));
     if (f != raw.end() && (v == raw.end() || f->second.rank > v->second.rank)) {
       cfg.origin[value_key] = f->second.where;
-      return read_secret_file(std::get<std::string>(f->second.value), f->second.where);
+      return remember(read_secret_file(std::get<std::string>(f->second.value), f->second.where, allow_empty), value_key == "mongodb.url");
     }
     if (v != raw.end()) {
       cfg.origin[value_key] = v->second.where;
@@ -518,7 +722,7 @@ Config load(const Inputs& in) {
       const std::string path = cd->second + "/" + credential;
       if (file_exists(path)) {
         cfg.origin[value_key] = "$CREDENTIALS_DIRECTORY/" + credential;
-        return read_secret_file(path, "$CREDENTIALS_DIRECTORY/" + credential);
+        return remember(read_secret_file(path, "$CREDENTIALS_DIRECTORY/" + credential, allow_empty), value_key == "mongodb.url");
       }
     }
     return std::nullopt;
@@ -533,7 +737,7 @@ Config load(const Inputs& in) {
   m.port = static_cast<unsigned>(get<std::int64_t>(raw, "mysql.port", m.port));
   m.socket = get<std::string>(raw, "mysql.socket", m.socket);
   m.user = get<std::string>(raw, "mysql.user", m.user);
-  if (auto pw = resolve_secret("mysql.password", "mysql.password_file", "mysql_password")) {
+  if (auto pw = resolve_secret("mysql.password", "mysql.password_file", "mysql_password", true)) {
     m.password = *pw;
     m.has_password = true;
   }
@@ -555,7 +759,7 @@ Config load(const Inputs& in) {
   m.option_group = get<std::string>(raw, "mysql.option_group", m.option_group);
 
   auto& g = cfg.mongodb;
-  if (auto url = resolve_secret("mongodb.url", "mongodb.url_file", "mongodb_url")) g.url = *url;
+  if (auto url = resolve_secret("mongodb.url", "mongodb.url_file", "mongodb_url", false)) g.url = *url;
   g.database = get<std::string>(raw, "mongodb.database", g.database);
   g.connect_timeout = std::chrono::milliseconds(get<std::int64_t>(raw, "mongodb.connect_timeout", g.connect_timeout.count()));
   g.write_concern = get<std::string>(raw, "mongodb.write_concern", g.write_concern);
@@ -598,7 +802,14 @@ Config load(const Inputs& in) {
                "mysql.database in the config file"
              : "no database configured; set MONGODB_DATABASE or MYSQL_DATABASE (environment or --env-file), or "
                "mongodb.database in the config file");
-  check_mongo_url(g.url, where("mongodb.url", "mongodb.url (default)"));
+  {
+    // A URL typed as --mongodb-url is a usage error when wrong; from anywhere else, a configuration error.
+    auto it = raw.find("mongodb.url");
+    const bool from_flag = it != raw.end() && it->second.rank == Rank::flag && !raw.count("mongodb.url_file");
+    if (from_flag) cfg.flag_settings.insert("mongodb.url");
+    check_mongo_url(g.url, where("mongodb.url", "mongodb.url (default)"), from_flag ? Exit::usage : Exit::config);
+  }
+  check_write_concern(g.write_concern, where("mongodb.write_concern", "mongodb.write_concern"));
   check_mongo_database(cfg.mongo_database(), where("mongodb.database", where("mysql.database", "mongodb.database")));
   if ((m.ssl_mode == SslMode::verify_ca || m.ssl_mode == SslMode::verify_identity) && m.ssl_ca.empty())
     fail(fmt::format("{}: ssl_mode {} needs a CA to verify against; set mysql.ssl_ca (or MYSQL_SSL_CA)",
@@ -607,13 +818,42 @@ Config load(const Inputs& in) {
     fail("mysql.ssl_cert and mysql.ssl_key go together; set both or neither");
   for (const auto& [key, path] : {std::pair{"mysql.ssl_ca", m.ssl_ca}, {"mysql.ssl_cert", m.ssl_cert},
                                   {"mysql.ssl_key", m.ssl_key}, {"mysql.option_file", m.option_file}}) {
-    if (!path.empty() && !file_exists(path))
-      fail(fmt::format("{}: {} does not exist; check the path", where(key, key), path));
+    if (path.empty()) continue;
+    if (!file_exists(path)) fail(fmt::format("{}: {} does not exist; check the path", where(key, key), path));
+    auto it = raw.find(key);
+    read_named_file(path, where(key, key) + ":", std::string_view(key) == "mysql.option_file",
+                    it != raw.end() && it->second.rank == Rank::flag ? Exit::usage : Exit::config);
   }
   if (m.ssl_mode == SslMode::disabled && !m.ssl_ca.empty())
     fail(fmt::format("{}: ssl_mode is disabled but mysql.ssl_ca is set; choose verify_identity or remove ssl_ca",
                      where("mysql.ssl_mode", "mysql.ssl_mode")));
+  cfg.secrets = std::move(secrets);
   return cfg;
+}
+
+}  // namespace
+
+Config load(const Inputs& in) {
+  std::map<std::string, Raw> raw;
+  std::vector<std::string> secrets;
+  // The environment's secrets are known before anything is read: a message about any other setting
+  // cannot show them either.
+  for (const char* name : {"MYSQL_PASSWORD", "MYSQL_PWD"})
+    if (auto it = in.environment.find(name); it != in.environment.end()) add_secret_forms(secrets, it->second);
+  if (auto it = in.environment.find("MONGODB_URL"); it != in.environment.end())
+    for (auto& v : uri_secrets(it->second)) secrets.push_back(std::move(v));
+  try {
+    return load_config(in, raw, secrets);
+  } catch (const Error& e) {
+    // Whatever failed, its message goes through the one door, with every secret read so far.
+    for (const char* key : {"mysql.password", "mongodb.url"})
+      if (auto it = raw.find(key); it != raw.end()) {
+        const auto& v = std::get<std::string>(it->second.value);
+        if (std::string_view(key) == "mongodb.url") for (auto& f : uri_secrets(v)) secrets.push_back(std::move(f));
+        else add_secret_forms(secrets, v);
+      }
+    throw Error(e.code(), redact(e.what(), secrets));
+  }
 }
 
 }  // namespace m2m::config

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace m2m::config {
@@ -91,6 +93,12 @@ struct Config {
   std::map<std::string, TableOptions> tables;
   // Where each setting came from: "mysql.host" -> "MYSQL_HOST (environment)", "config.toml:4", ...
   std::map<std::string, std::string> origin;
+  // Settings whose value was typed as a flag (a wrong value there is a usage error, 64).
+  std::set<std::string> flag_settings;
+  // Every secret value and the forms a message may quote it in (the MySQL password, the MongoDB URL's
+  // password and secret options, percent-decoded and in fragments): for redact(), which every line
+  // shown anywhere goes through.
+  std::vector<std::string> secrets;
 
   // The MongoDB database actually used.
   const std::string& mongo_database() const {
@@ -114,9 +122,15 @@ struct Inputs {
   bool needs_mysql = true;
 };
 
-// Builds the Config. Throws Error(Exit::config) with one line naming the setting, where it came from
-// and how to fix it.
+// Builds the Config. Throws Error(Exit::config), or Exit::usage for a wrong flag value, with one line
+// naming the setting, where it came from and how to fix it; the line never shows a secret. Checks the
+// MongoDB URL's syntax and mongodb.write_concern; the driver's own parse of the URL is
+// mongo::check_url, which app runs right after this.
 Config load(const Inputs& inputs);
+
+// Reads an env file (--env-file, the units' EnvironmentFile=) with systemd's grammar: (key, value,
+// line) in file order. Throws Error(Exit::config) for a line systemd would ignore or read differently.
+std::vector<std::tuple<std::string, std::string, int>> parse_env_file(const std::string& path);
 
 // Reads the process environment into a map.
 std::map<std::string, std::string> environment_snapshot();

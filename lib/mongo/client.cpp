@@ -10,7 +10,7 @@ void Library::handler(mongoc_log_level_t level, const char* domain, const char* 
   Logger* log = static_cast<Library*>(self)->log_;
   if (!log) return;
   // Driver messages can quote a URI: redact before logging.
-  const std::string text = fmt::format("mongoc[{}]: {}", domain ? domain : "", redact_uri(message ? message : ""));
+  const std::string text = fmt::format("mongoc[{}]: {}", domain ? domain : "", redact(message ? message : ""));
   // Every failure that matters also reaches us as a bson_error_t and is reported once, with a fix, by
   // the code that got it; the driver's own messages are supporting detail, shown with -v.
   switch (level) {
@@ -37,6 +37,8 @@ Library::~Library() {
   mongoc_cleanup();
   mongoc_log_set_handler(nullptr, nullptr);
 }
+
+std::string driver_version() { return fmt::format("mongo-c-driver {}", mongoc_get_version()); }
 
 bool is_transient(const bson_error_t& e) {
   if (e.domain == MONGOC_ERROR_STREAM || e.domain == MONGOC_ERROR_SERVER_SELECTION) return true;
@@ -68,7 +70,7 @@ Failure classify(const bson_error_t& e, std::string_view where, std::string_view
 
 namespace {
 Failure classify_error(const bson_error_t& e, std::string_view where, std::string_view doing) {
-  const std::string msg = redact_uri(e.message);
+  const std::string msg = redact(e.message);
   if (e.domain == MONGOC_ERROR_CLIENT && e.code == MONGOC_ERROR_CLIENT_AUTHENTICATE)
     return {Exit::noperm, fmt::format("{}: authentication failed ({}); check the user and password in MONGODB_URL", where, msg)};
   if ((e.domain == MONGOC_ERROR_SERVER || e.domain == MONGOC_ERROR_QUERY) && (e.code == 13 || e.code == 18))
@@ -93,11 +95,30 @@ Pool::~Pool() {
   mongoc_uri_destroy(uri_);
 }
 
+Status check_url(const config::Config& cfg) {
+  const std::string& url = cfg.mongodb.url;
+  const auto origin = cfg.origin.count("mongodb.url") ? cfg.origin.at("mongodb.url") : "mongodb.url (default)";
+  bson_error_t error;
+  mongoc_uri_t* uri = mongoc_uri_new_with_error(url.c_str(), &error);
+  if (uri) {
+    mongoc_uri_destroy(uri);
+    return success();
+  }
+  // The driver's reason may quote any part of the URL, lower-cased or cut at a delimiter.
+  return Failure{cfg.flag_settings.count("mongodb.url") ? Exit::usage : Exit::config,
+                 fmt::format("{}: invalid MongoDB URL {}: {}; use "
+                             "mongodb://[user@]host[:port][,host...][/database][?options]",
+                             origin, redact_uri(url), redact(error.message, uri_secrets(url)))};
+}
+
 Expected<std::unique_ptr<Pool>> Pool::open(const config::MongoDb& cfg, Logger& log) {
   const std::string redacted = redact_uri(cfg.url);
+  const auto secrets = uri_secrets(cfg.url);
   bson_error_t error;
   mongoc_uri_t* uri = mongoc_uri_new_with_error(cfg.url.c_str(), &error);
-  if (!uri) return Failure{Exit::config, fmt::format("invalid MongoDB URL {}; use mongodb://[user@]host[:port][/?options]", redacted)};
+  if (!uri)
+    return Failure{Exit::config, fmt::format("invalid MongoDB URL {}: {}; use mongodb://[user@]host[:port][,host...][/database][?options]",
+                                             redacted, redact(error.message, secrets))};
   // A dead host must answer within the configured time, not the driver's 30 s default.
   const auto ms = static_cast<int32_t>(cfg.connect_timeout.count());
   const bson_t* opts = mongoc_uri_get_options(uri);
@@ -106,10 +127,17 @@ Expected<std::unique_ptr<Pool>> Pool::open(const config::MongoDb& cfg, Logger& l
     mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, ms);
   if (!bson_has_field(opts, MONGOC_URI_APPNAME)) mongoc_uri_set_appname(uri, "mysql2mongo");
 
-  mongoc_client_pool_t* pool = mongoc_client_pool_new(uri);
+  // With mongodb+srv:// the pool resolves the SRV (and TXT) records now: a failure here is DNS, a
+  // server that cannot be found (69), and the resolver's reason is what tells the operator why.
+  mongoc_client_pool_t* pool = mongoc_client_pool_new_with_error(uri, &error);
   if (!pool) {
     mongoc_uri_destroy(uri);
-    return Failure{Exit::config, fmt::format("cannot create a MongoDB client for {}; check MONGODB_URL", redacted)};
+    const std::string why = redact(error.message, secrets);
+    if (cfg.url.rfind("mongodb+srv://", 0) == 0)
+      return Failure{Exit::unavailable,
+                     fmt::format("MongoDB at {}: cannot resolve the mongodb+srv:// host name ({}); check the host name "
+                                 "in MONGODB_URL and this machine's DNS", redacted, why)};
+    return Failure{Exit::config, fmt::format("cannot create a MongoDB client for {} ({}); check MONGODB_URL", redacted, why)};
   }
   mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
   log.debug("MongoDB client pool for {}", redacted);

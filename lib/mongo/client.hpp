@@ -31,6 +31,9 @@ private:
   Logger* log_;
 };
 
+// "mongo-c-driver 1.23.1": the driver this process runs with.
+std::string driver_version();
+
 // Classifies a driver error: authentication -> 77, server selection / network -> 69, else 70/69.
 Failure classify(const bson_error_t& error, std::string_view where, std::string_view doing);
 // True for errors worth retrying (network, server selection, "not primary").
@@ -50,6 +53,11 @@ struct ClientDeleter {
 };
 // A client of its own, outside the pool (see Pool::emergency_client).
 using StandaloneClient = std::unique_ptr<mongoc_client_t, ClientDeleter>;
+
+// The driver's own parse of the configured MongoDB URL (option names and values), after config::load's
+// syntax check and before any connection or lock: Exit::config, or Exit::usage when the URL was given
+// as --mongodb-url; the URL and the driver's reason are redacted.
+Status check_url(const config::Config& cfg);
 
 class Pool;
 

@@ -25,6 +25,14 @@ void cancel(MYSQL* m) noexcept {
 #endif
 }
 
+std::string client_library_version() {
+#if defined(LIBMARIADB) || defined(MARIADB_BASE_VERSION)
+  return fmt::format("MariaDB Connector/C {}", mysql_get_client_info());
+#else
+  return fmt::format("MySQL client library {}", mysql_get_client_info());
+#endif
+}
+
 std::string quote_identifier(std::string_view name) {
   std::string out;
   out.reserve(name.size() + 2);
@@ -71,6 +79,10 @@ Failure classify_code(unsigned err, const std::string& where, std::string_view d
 }
 
 Failure classify(unsigned err, const std::string& where, std::string_view doing, const std::string& message) {
+  // Over TLS a connection that dies mid-session (killed, server restarted) surfaces as a TLS error
+  // ("unexpected eof while reading"), not as CR_SERVER_LOST: once connected, it is a lost connection,
+  // worth retrying, not a TLS set-up problem.
+  if (err == CR_SSL_CONNECTION_ERROR && doing != "connecting") err = CR_SERVER_LOST;
   Failure f = classify_code(err, where, doing, message);
   f.transient = is_retryable(err);
   f.server_code = static_cast<int>(err);
@@ -116,10 +128,21 @@ Expected<Connection> Connection::open(const config::MySql& cfg, Logger& log) {
     if (!cfg.ssl_key.empty()) mysql_options(m, MYSQL_OPT_SSL_KEY, cfg.ssl_key.c_str());
   }
 #if defined(LIBMARIADB) || defined(MARIADB_BASE_VERSION)
-  // Connector/C has no ssl-mode option: "required" is MYSQL_OPT_SSL_ENFORCE, and verification is
-  // MYSQL_OPT_SSL_VERIFY_SERVER_CERT, which checks the chain against ssl_ca AND the host name, so
-  // verify_ca is as strict as verify_identity here.
-  if (cfg.ssl_mode != SslMode::disabled && cfg.ssl_mode != SslMode::preferred) {
+  // Connector/C has no ssl-mode option. Measured against MariaDB 10.11 (tests/integration, "MySQL
+  // TLS"): nothing set means no TLS even when the server offers it; mysql_ssl_set() after
+  // MYSQL_OPT_SSL_ENFORCE = false requests TLS and falls back to plain text when the server has none,
+  // which is "preferred" (the certificate is not verified, as in the mysql client's preferred mode).
+  // MYSQL_OPT_SSL_ENFORCE = true also falls back to plain text against a server without TLS, so
+  // "required" is checked after connecting (below). Verification is MYSQL_OPT_SSL_VERIFY_SERVER_CERT,
+  // which checks the chain against ssl_ca AND the host name, so verify_ca is as strict as
+  // verify_identity here.
+  if (cfg.ssl_mode == SslMode::preferred) {
+    mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &no);
+    mysql_ssl_set(m, cfg.ssl_key.empty() ? nullptr : cfg.ssl_key.c_str(),
+                  cfg.ssl_cert.empty() ? nullptr : cfg.ssl_cert.c_str(),
+                  cfg.ssl_ca.empty() ? nullptr : cfg.ssl_ca.c_str(), nullptr, nullptr);
+    mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &no);
+  } else if (cfg.ssl_mode != SslMode::disabled) {
     bool yes = true;
     mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &yes);
   }
@@ -146,6 +169,18 @@ Expected<Connection> Connection::open(const config::MySql& cfg, Logger& log) {
                           cfg.has_password ? cfg.password.c_str() : nullptr, cfg.database.c_str(), cfg.port,
                           cfg.socket.empty() ? nullptr : cfg.socket.c_str(), CLIENT_MULTI_RESULTS)) {
     return classify(mysql_errno(m), where, "connecting", mysql_error(m));
+  }
+
+  // Over a Unix socket the server never offers TLS, and needs none.
+  const bool local_socket = std::string_view(mysql_get_host_info(m)).find("socket") != std::string_view::npos;
+  if (!mysql_get_ssl_cipher(m) && !local_socket) {
+    if (cfg.ssl_mode == SslMode::preferred)
+      log.info("{}: the server offers no TLS; connected in plain text (mysql.ssl_mode = preferred; set required to "
+               "refuse this)", where);
+    else if (cfg.ssl_mode != SslMode::disabled)
+      return Failure{Exit::unavailable,
+                     fmt::format("{}: TLS failed: the server offers no TLS but mysql.ssl_mode is {}; enable TLS on the "
+                                 "server, or set mysql.ssl_mode to preferred", where, config::to_string(cfg.ssl_mode))};
   }
 
   Connection c(std::move(conn), where);

@@ -89,6 +89,9 @@ private:
 // from another thread to cut short a call that waits on a server that stopped answering.
 void cancel(MYSQL* m) noexcept;
 
+// "MariaDB Connector/C 3.3.8": the client library this process runs with (not the one it was built with).
+std::string client_library_version();
+
 // `name` with backticks doubled, inside backticks: safe for any identifier.
 std::string quote_identifier(std::string_view name);
 

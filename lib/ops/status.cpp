@@ -99,7 +99,20 @@ nlohmann::ordered_json to_json(const StatusReport& r, const config::Config& cfg)
   return j;
 }
 
-CheckResult check_unknown(const std::string& why) { return {3, "MYSQL2MONGO UNKNOWN - " + why}; }
+CheckResult check_unknown(const std::string& why) {
+  // One line, and short: Nagios shows the first line only, and NRPE and most dashboards cut long ones.
+  std::string line = "MYSQL2MONGO UNKNOWN - " + why;
+  for (char& c : line)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  if (line.size() > kMaxUnknownLine) {
+    line.resize(kMaxUnknownLine - 3);
+    // Never end inside a UTF-8 sequence.
+    while (!line.empty() && (static_cast<unsigned char>(line.back()) & 0xC0) == 0x80) line.pop_back();
+    if (!line.empty() && (static_cast<unsigned char>(line.back()) & 0x80)) line.pop_back();
+    line += "...";
+  }
+  return {3, line};
+}
 
 CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::chrono::milliseconds crit) {
   if (r.tables.empty()) return check_unknown(fmt::format("no sync recorded in {}._sync_metadata yet", r.database));

@@ -48,7 +48,9 @@ struct CheckResult {
 // nothing is recorded.
 CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::chrono::milliseconds crit);
 
-// UNKNOWN with the reason, for when the metadata cannot be read at all.
+// UNKNOWN with the reason, for when the metadata cannot be read at all: one line of at most
+// kMaxUnknownLine bytes (a long reason is cut, with "...").
+inline constexpr std::size_t kMaxUnknownLine = 119;
 CheckResult check_unknown(const std::string& why);
 
 }  // namespace m2m::ops

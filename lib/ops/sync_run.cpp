@@ -217,6 +217,7 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
     if (!t.error)
       log.info("table {}: {} rows copied, {} deleted in {:.2f}s", plan.table.name, t.records_synced, t.deleted,
                t.duration_seconds);
+    if (options.table_done) options.table_done(t);
     report.tables[plan.table.name] = std::move(t);
   }
   report.end_ms = now_epoch_ms();

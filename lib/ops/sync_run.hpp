@@ -27,6 +27,8 @@ struct SyncOptions {
   StopToken* stop = nullptr;
   // Progress after every acknowledged batch (table, rows done, rows expected or 0); app draws it.
   std::function<void(const std::string&, std::uint64_t, std::uint64_t)> progress;
+  // Each table's result as soon as it is done (app prints its final count on a terminal).
+  std::function<void(const sync::TableReport&)> table_done;
 };
 
 struct SyncOutcome {

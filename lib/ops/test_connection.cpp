@@ -3,6 +3,7 @@
 #include "mongo/client.hpp"
 #include "mysql/connection.hpp"
 #include "mysql/discovery.hpp"
+#include "util/text.hpp"
 
 namespace m2m::ops {
 
@@ -33,6 +34,7 @@ TestConnectionResult test_connection(const config::Config& cfg, Logger& log) {
     r.mysql_error = conn.failure();
   }
 
+  r.mongodb_url = redact_uri(cfg.mongodb.url);
   auto pool = mongo::Pool::open(cfg.mongodb, log);
   if (!pool) {
     r.mongodb_error = pool.failure();

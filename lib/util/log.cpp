@@ -1,11 +1,13 @@
 #include "util/log.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <unistd.h>
 
 namespace m2m {
 
@@ -61,7 +63,12 @@ std::string timestamp() {
   const auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}", buf, static_cast<int>(ms));
+  // The offset makes lines from machines (or runs) in different zones, or across a DST change,
+  // comparable: RFC 3339's "+02:00".
+  char zone[8];
+  std::strftime(zone, sizeof zone, "%z", &tm);
+  const std::string_view z(zone);
+  return fmt::format("{}.{:03d}{}:{}", buf, static_cast<int>(ms), z.substr(0, 3), z.substr(3, 2));
 }
 
 // sd-daemon(3) priority prefixes: journald strips them and stores the priority.
@@ -76,9 +83,12 @@ const char* journal_prefix(LogLevel level) {
 
 }  // namespace
 
-void Logger::write(LogLevel level, std::string_view message) {
+void Logger::write(LogLevel level, std::string_view raw) {
+  // The one door: a driver's or resolver's text may quote a URL or a piece of a password.
+  const std::string message = redact(raw, secrets_);
   std::lock_guard lock(mutex_);
   if (level >= options_.stderr_level && level != LogLevel::off) {
+    if (before_stderr_) before_stderr_();
     if (options_.journald) {
       fmt::print(stderr, "{}{}\n", journal_prefix(level), message);
     } else {
@@ -86,8 +96,19 @@ void Logger::write(LogLevel level, std::string_view message) {
     }
     std::fflush(stderr);
   }
+  write_file(level, message);
+}
+
+void Logger::to_file(LogLevel level, std::string_view raw) {
+  const std::string message = redact(raw, secrets_);
+  std::lock_guard lock(mutex_);
+  write_file(level, message);
+}
+
+void Logger::write_file(LogLevel level, std::string_view message) {
   if (file_ && level >= options_.file_level && level != LogLevel::off) {
-    fmt::print(file_, "{} {} {}\n", timestamp(), to_string(level), message);
+    // Several runs (the timer's and one by hand) may append to one file: the pid tells them apart.
+    fmt::print(file_, "{} [{}] {} {}\n", timestamp(), ::getpid(), to_string(level), message);
     std::fflush(file_);
   }
 }

@@ -4,10 +4,12 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace m2m {
 
@@ -32,6 +34,18 @@ public:
   Logger(const Logger&) = delete;
   Logger& operator=(const Logger&) = delete;
 
+  // The secrets no line may show (config::Config::secrets): every line goes through redact() with them.
+  void set_secrets(std::vector<std::string> secrets) { secrets_ = std::move(secrets); }
+
+  // Called before every line written to stderr (app's progress display erases its live line there):
+  // a log line never lands in the middle of a redrawn line. Empty: nothing.
+  void set_before_stderr(std::function<void()> hook) {
+    std::lock_guard lock(mutex_);
+    before_stderr_ = std::move(hook);
+  }
+  // Writes to the log file only (the run summary app prints on stderr itself).
+  void to_file(LogLevel level, std::string_view message);
+
   bool enabled(LogLevel level) const;           // on stderr or in the log file
   bool on_stderr(LogLevel level) const { return level >= options_.stderr_level; }
   void write(LogLevel level, std::string_view message);
@@ -51,7 +65,11 @@ private:
     if (enabled(level)) write(level, fmt::format(f, std::forward<Args>(args)...));
   }
 
+  void write_file(LogLevel level, std::string_view message);  // mutex_ held
+
   Options options_;
+  std::vector<std::string> secrets_;
+  std::function<void()> before_stderr_;
   std::FILE* file_ = nullptr;
   std::mutex mutex_;  // worker threads share one logger
 };

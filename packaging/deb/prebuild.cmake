@@ -1,5 +1,6 @@
 # Run by CPack (CPACK_PRE_BUILD_SCRIPTS) on the staged files, before the package is made: gzips the
-# manual pages and adds /usr/share/doc/mysql2mongo/copyright, as Debian policy asks.
+# manual pages and adds /usr/share/doc/mysql2mongo/copyright and changelog.gz, as Debian policy asks (a
+# native package's changelog is changelog.gz, compressed with gzip -9n).
 if(NOT CPACK_GENERATOR STREQUAL "DEB")
   return()
 endif()
@@ -15,3 +16,8 @@ foreach(page ${pages})
 endforeach()
 file(MAKE_DIRECTORY "${root}/usr/share/doc/mysql2mongo")
 file(COPY_FILE "${CPACK_MYSQL2MONGO_LICENSE}" "${root}/usr/share/doc/mysql2mongo/copyright")
+file(COPY_FILE "${CPACK_MYSQL2MONGO_CHANGELOG}" "${root}/usr/share/doc/mysql2mongo/changelog")
+execute_process(COMMAND gzip -9 -n -f "${root}/usr/share/doc/mysql2mongo/changelog" RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "gzip changelog failed")
+endif()

@@ -424,7 +424,9 @@ TEST_CASE("status --json: the seed's scheduler and sync_data shape, extended, wi
   CHECK(r.err.empty());
   const auto j = r.json();
   REQUIRE(j.is_object());
-  CHECK(j.size() == 2);
+  CHECK(j.size() == 4);
+  CHECK(j["schema_version"] == 1);
+  CHECK(j["exit_code"] == 0);
   REQUIRE(j.contains("scheduler"));
   REQUIRE(j.contains("sync_data"));
 
@@ -960,6 +962,66 @@ TEST_CASE("progress: on a terminal, rows done / total, rate and ETA, without esc
   CHECK(contains(js.output, "\"records_synced\": 60000"));
 }
 
+// What a terminal finally shows: each line's text after its last carriage return, without the
+// erase-line sequence that may open it.
+std::vector<std::string> visible_lines(const std::string& output) {
+  std::vector<std::string> out;
+  std::size_t b = 0;
+  while (b <= output.size()) {
+    auto e = output.find('\n', b);
+    if (e == std::string::npos) e = output.size();
+    std::string line = output.substr(b, e - b);
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // the pty's \r\n
+    if (const auto cr = line.rfind('\r'); cr != std::string::npos) line = line.substr(cr + 1);
+    if (line.rfind("\x1b[K", 0) == 0) line = line.substr(3);
+    if (!line.empty()) out.push_back(line);
+    b = e + 1;
+  }
+  return out;
+}
+
+TEST_CASE("progress: log lines never land on the progress line, each table ends with its final count, and the run "
+          "summary closes the run without -v",
+          "[status][progress]") {
+  if (!have_script()) {
+    WARN("skipped: /usr/bin/script (util-linux) is not installed, no pseudo-terminal to run under");
+    return;
+  }
+  rig::Scratch db("progl");
+  make_big(db, 60000);
+  // No change column: the incremental run warns for each table just before copying it, right after the
+  // previous table's progress line; `zlossy` also warns in the middle of its copy.
+  db.sql("CREATE TABLE small (id INT PRIMARY KEY); INSERT INTO small SELECT seq FROM seq_1_to_30");
+  db.sql("CREATE TABLE zlossy (id INT PRIMARY KEY, dt DATETIME(6)); "
+         "INSERT INTO zlossy SELECT seq, '2020-01-01 00:00:00.123456' FROM seq_1_to_3000");
+  for (const auto& term : std::vector<std::map<std::string, std::string>>{{{"TERM", "xterm"}}, {{"TERM", "dumb"}}}) {
+    const auto env = with_env(with_env(db.env(), {{"SYNC_BATCH_SIZE", "1000"}}), term);
+    const auto r = run_in_pty({"sync"}, env);
+    INFO("TERM=" << term.at("TERM") << " output: " << r.output);
+    REQUIRE(r.code == 0);
+    const auto lines = visible_lines(r.output);
+    for (const auto& line : lines) {
+      INFO("visible line: " << line);
+      // A warning glued to a progress line, or a progress line left behind.
+      CHECK_FALSE((contains(line, "mysql2mongo:") && line.rfind("mysql2mongo:", 0) != 0));
+      CHECK_FALSE(contains(line, "rows/s"));
+      CHECK_FALSE(contains(line, "~"));
+    }
+    // Each table's final count on its own line, in order, and the summary last.
+    std::vector<std::string> finals;
+    for (const auto& line : lines)
+      if (std::regex_match(line, std::regex(R"((big|small|zlossy): \d+ rows in \S+\s*)"))) finals.push_back(line.substr(0, line.find(':')));
+    CHECK(finals == std::vector<std::string>{"big", "small", "zlossy"});
+    CHECK(std::find_if(lines.begin(), lines.end(), [](const auto& l) { return starts_with(l, "big: 60000 rows in "); }) != lines.end());
+    CHECK(std::find_if(lines.begin(), lines.end(), [](const auto& l) {
+            return starts_with(l, "mysql2mongo: warning: table small: Table has no timestamp columns");
+          }) != lines.end());
+    REQUIRE_FALSE(lines.empty());
+    CHECK(starts_with(lines.back(), "sync success: 3 tables ok, 0 failed, "));
+    db.command(R"({"dropDatabase": 1})");
+  }
+}
+
 // ---- journald --------------------------------------------------------------------------------------------
 
 TEST_CASE("journald: with JOURNAL_STREAM set, log lines carry sd-daemon priority prefixes and no timestamps",
@@ -1040,7 +1102,7 @@ TEST_CASE("journald: every stderr line carries a priority, the fatal error and t
 
 // ---- --batch-size ----------------------------------------------------------------------------------------
 
-TEST_CASE("global flag --batch-size: before or after the subcommand, and out of range a config error naming it",
+TEST_CASE("global flag --batch-size: before or after the subcommand, and out of range a usage error naming it",
           "[status][batch-size]") {
   rig::Scratch db("bs");
   db.sql("CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t SELECT seq FROM seq_1_to_2500");
@@ -1053,9 +1115,10 @@ TEST_CASE("global flag --batch-size: before or after the subcommand, and out of 
   CHECK(after.code == 0);
   CHECK(db.count("t") == 2500);
 
+  // A wrong flag value is a usage error (64); SYNC_BATCH_SIZE=0 would be a configuration error (78).
   const auto zero = rig::run({"--batch-size", "0", "sync"}, db.env());
   INFO("stderr: " << zero.err);
-  CHECK(zero.code == 78);
+  CHECK(zero.code == 64);
   CHECK(contains(zero.err, "sync.batch_size"));
   // The message names the flag the user typed.
   CHECK(starts_with(zero.err, "mysql2mongo: error: --batch-size: "));

@@ -168,8 +168,8 @@ TEST_CASE("malformed MONGODB_URL: exit 78, credentials redacted, stdout still JS
   env["MONGODB_URL"] = "mongodb://admin:Sup3rSecret@";
   const auto r = rig::run({"--json", "test-connection"}, env);
   CHECK(r.code == 78);
-  CHECK(r.err == "mysql2mongo: error: MONGODB_URL (environment): invalid MongoDB URL mongodb://admin:***@ "
-                 "(malformed URI); use mongodb://[user@]host[:port][/?options]\n");
+  CHECK(r.err == "mysql2mongo: error: MONGODB_URL (environment): invalid MongoDB URL mongodb://admin:***@: no host; "
+                 "use mongodb://[user@]host[:port][,host...][/database][?options]\n");
   CHECK(r.json()["exit_code"] == 78);
   check_no_secret(r, "Sup3rSecret");
 }

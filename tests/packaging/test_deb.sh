@@ -3,13 +3,16 @@
 # the binary (in /usr/bin, as the units' ExecStart says), the man pages, the three units, the example
 # configuration as the conffile /etc/mysql2mongo/config.toml, the examples and the maintainer scripts;
 # its Depends come from dpkg-shlibdeps. The unpacked binary runs, and reads the shipped conffile.
+# lintian reports no error and no warning (no tag is overridden), and the changelog's version is the
+# package's.
 # Usage: test_deb.sh SOURCE_DIR BINARY_DIR
 set -euo pipefail
 src=$1 build=$2
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-for tool in cpack dpkg-deb dpkg-shlibdeps; do
-  command -v $tool >/dev/null 2>&1 || { echo "FAIL: $tool not found (Debian packages cmake, dpkg, dpkg-dev)" >&2; exit 1; }
+for tool in cpack dpkg-deb dpkg-shlibdeps dpkg-parsechangelog lintian; do
+  command -v $tool >/dev/null 2>&1 ||
+    { echo "FAIL: $tool not found (Debian packages cmake, dpkg, dpkg-dev, lintian: scripts/install-deps.sh)" >&2; exit 1; }
 done
 [ -f "$build/CPackConfig.cmake" ] || { echo "FAIL: no $build/CPackConfig.cmake: reconfigure the build" >&2; exit 1; }
 
@@ -38,7 +41,8 @@ for path in /usr/bin/mysql2mongo \
             /lib/systemd/system/mysql2mongo.service /lib/systemd/system/mysql2mongo.timer \
             /lib/systemd/system/mysql2mongo-full.service \
             /etc/mysql2mongo/config.toml \
-            /usr/share/doc/mysql2mongo/copyright \
+            /usr/share/doc/mysql2mongo/copyright /usr/share/doc/mysql2mongo/changelog.gz \
+            /usr/share/bash-completion/completions/mysql2mongo \
             /usr/share/doc/mysql2mongo/examples/config.example.toml \
             /usr/share/doc/mysql2mongo/examples/crontab.example \
             /usr/share/doc/mysql2mongo/examples/sync.env.example; do
@@ -93,7 +97,20 @@ fi
 bin=$tmp/root/usr/bin/mysql2mongo
 "$bin" --help > "$tmp/help" 2>&1 || fail "mysql2mongo --help: exit $?: $(head -3 "$tmp/help")"
 grep -q 'Usage: mysql2mongo' "$tmp/help" || fail "mysql2mongo --help printed no usage"
-[ "$("$bin" --version 2>&1)" = "mysql2mongo $version" ] || fail "mysql2mongo --version: $("$bin" --version 2>&1)"
+[ "$("$bin" --version 2>&1 | head -1)" = "mysql2mongo $version" ] || fail "mysql2mongo --version: $("$bin" --version 2>&1)"
+cmp -s "$tmp/root/usr/share/bash-completion/completions/mysql2mongo" "$src/packaging/bash-completion/mysql2mongo" ||
+  fail "the bash completion differs from packaging/bash-completion/mysql2mongo"
+zcat "$tmp/root/usr/share/doc/mysql2mongo/changelog.gz" > "$tmp/changelog"
+changelog_version=$(dpkg-parsechangelog -l "$tmp/changelog" -S Version 2>&1) || fail "changelog.gz does not parse: $changelog_version"
+[ "$changelog_version" = "$version" ] || fail "changelog version $changelog_version, package version $version"
+
+# lintian: no error, no warning. It dislikes running as root (a message, not a tag).
+lintian --no-tag-display-limit "$deb" > "$tmp/lintian" 2>&1 || true
+if grep -E '^[EW]: ' "$tmp/lintian"; then
+  fail "lintian reports the tags above"
+else
+  echo "ok: lintian: no E: or W: tags ($(grep -cE '^[IPX]: ' "$tmp/lintian" || true) informational)"
+fi
 rc=0
 env -i PATH=/usr/bin:/bin HOME=/nonexistent "$bin" --config "$tmp/root/etc/mysql2mongo/config.toml" \
   --mysql-database example_db --mysql-host 127.0.0.1 --mysql-port 1 --mysql-connect-timeout 2s tables \
