@@ -177,6 +177,7 @@ inline Vec decimal_bytes(std::string text, int precision, int scale) {
     fp = text.substr(dot + 1);
   }
   const int intg = precision - scale;
+  ip.erase(0, ip.find_first_not_of('0') == std::string::npos ? ip.size() : ip.find_first_not_of('0'));
   ip = std::string(static_cast<std::size_t>(intg) - ip.size(), '0') + ip;
   fp.resize(static_cast<std::size_t>(scale), '0');
   Buf b;

@@ -391,7 +391,9 @@ TEST_CASE("ROWS events: v1, v2 with extra data, UPDATE bitmaps, compressed", "[b
   auto d = decoder_with(true);
   const Vec images = {0x00, 1, 0, 0, 0};
   SECTION("v1 WRITE") {
-    const auto e = decode_ok(d, event(EventType::write_rows_v1, rows_body(1, false, 77, 1, bitmap_all(1), {}, images), true));
+    // The row images point into the raw bytes, which must outlive the decoded event.
+    const Vec raw = event(EventType::write_rows_v1, rows_body(1, false, 77, 1, bitmap_all(1), {}, images), true);
+    const auto e = decode_ok(d, raw);
     const auto* r = e.as<Rows>();
     REQUIRE(r);
     CHECK(r->kind == RowsKind::write);
@@ -403,8 +405,9 @@ TEST_CASE("ROWS events: v1, v2 with extra data, UPDATE bitmaps, compressed", "[b
   }
   SECTION("v2 UPDATE with extra data has two bitmaps") {
     const Vec extra = {0x01, 0x02, 0x03};
-    const auto e = decode_ok(d, event(EventType::update_rows_v2,
-                                      rows_body(2, true, 78, 10, bitmap_all(10), bitmap_of(10, {0, 3}), images, 0, extra), true));
+    const Vec raw = event(EventType::update_rows_v2,
+                          rows_body(2, true, 78, 10, bitmap_all(10), bitmap_of(10, {0, 3}), images, 0, extra), true);
+    const auto e = decode_ok(d, raw);
     const auto* r = e.as<Rows>();
     REQUIRE(r);
     CHECK(r->kind == RowsKind::update);
