@@ -2,7 +2,7 @@
 
 namespace m2m::binlog {
 
-Failure Error::failure() const {
+Failure BinlogError::failure() const {
   switch (kind) {
     case ErrorKind::io:
       return failure_value;
@@ -18,15 +18,15 @@ Failure Error::failure() const {
   return Failure{Exit::unavailable, message};
 }
 
-Error make_error(ErrorKind kind, std::string message) {
-  Error e;
+BinlogError make_error(ErrorKind kind, std::string message) {
+  BinlogError e;
   e.kind = kind;
   e.message = std::move(message);
   return e;
 }
 
-Error io_error(Failure f) {
-  Error e;
+BinlogError io_error(Failure f) {
+  BinlogError e;
   e.kind = ErrorKind::io;
   e.message = f.message;
   e.failure_value = std::move(f);

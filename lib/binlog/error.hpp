@@ -22,7 +22,7 @@ enum class ErrorKind {
   io,                 // reading a file or the network failed (see Failure for the exit code)
 };
 
-struct Error {
+struct BinlogError {
   ErrorKind kind = ErrorKind::corrupt;
   std::string message;  // one line: the problem, and where it is known, the fix
   Failure failure_value{};  // for io: the Failure of the connection or file; otherwise derived
@@ -32,15 +32,15 @@ struct Error {
   Failure failure() const;
 };
 
-Error make_error(ErrorKind kind, std::string message);
-Error io_error(Failure f);
+BinlogError make_error(ErrorKind kind, std::string message);
+BinlogError io_error(Failure f);
 
-// Expected<T> with a typed binlog Error instead of a Failure.
+// Expected<T> with a typed BinlogError instead of a Failure.
 template <typename T>
 class Result {
 public:
   Result(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
-  Result(Error error) : v_(std::move(error)) {}      // NOLINT: implicit by design
+  Result(BinlogError error) : v_(std::move(error)) {}      // NOLINT: implicit by design
 
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
@@ -51,14 +51,14 @@ public:
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
-  const Error& error() const { return std::get<1>(v_); }
+  const BinlogError& error() const { return std::get<1>(v_); }
   Failure failure() const { return error().failure(); }
 
 private:
   void check() const {
     if (!ok()) throw m2m::Error(std::get<1>(v_).failure());
   }
-  std::variant<T, Error> v_;
+  std::variant<T, BinlogError> v_;
 };
 
 }  // namespace m2m::binlog

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <limits>
 
 namespace m2m::binlog {
@@ -17,10 +18,10 @@ constexpr std::uint64_t kMaxColumns = 4096;
 // max_allowed_packet is at most 1 GiB, and so is every event and every decompressed row block.
 constexpr std::uint64_t kMaxEventBytes = std::uint64_t{1} << 30;
 
-Error truncated(std::string_view what) {
+BinlogError truncated(std::string_view what) {
   return make_error(ErrorKind::truncated, fmt::format("binlog event truncated: {}", what));
 }
-Error corrupt(std::string msg) { return make_error(ErrorKind::corrupt, "binlog event corrupt: " + msg); }
+BinlogError corrupt(std::string msg) { return make_error(ErrorKind::corrupt, "binlog event corrupt: " + msg); }
 
 std::string_view as_text(Bytes b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
@@ -532,7 +533,7 @@ std::string hex_uuid(const std::array<std::uint8_t, 16>& b) {
   return s;
 }
 
-Error unsupported_event(const Header& h) {
+BinlogError unsupported_event(const Header& h) {
   const std::uint8_t t = h.type;
   if (t == static_cast<std::uint8_t>(EventType::transaction_payload))
     return make_error(ErrorKind::unsupported,
@@ -556,8 +557,10 @@ Error unsupported_event(const Header& h) {
 
 }  // namespace
 
-std::uint32_t crc32_of(Bytes b) {
-  uLong crc = crc32(0L, Z_NULL, 0);
+std::uint32_t crc32_of(Bytes b) { return crc32_continue(static_cast<std::uint32_t>(crc32(0L, Z_NULL, 0)), b); }
+
+std::uint32_t crc32_continue(std::uint32_t running, Bytes b) {
+  uLong crc = running;
   // zlib takes uInt lengths: feed large buffers in pieces.
   const std::uint8_t* p = b.data();
   std::size_t n = b.size();
@@ -635,7 +638,15 @@ Result<Event> Decoder::decode(Bytes raw) {
       if (alg == 1) {
         fd.checksum = Checksum::crc32;
         const std::uint32_t stored = static_cast<std::uint32_t>(load_le(raw.data() + raw.size() - 4, 4));
-        if (verify_ && stored != crc32_of(raw.first(raw.size() - 4)))
+        // The server sets LOG_EVENT_BINLOG_IN_USE_F (0x0001) in the header of the open file's
+        // FORMAT_DESCRIPTION in place and clears it at close, without recomputing the checksum: the CRC
+        // is that of the event with the flag clear.
+        std::uint8_t head[Header::size];
+        std::memcpy(head, raw.data(), Header::size);
+        head[17] = static_cast<std::uint8_t>(head[17] & ~0x01u);
+        const std::uint32_t computed =
+            crc32_continue(crc32_of(Bytes(head, Header::size)), raw.subspan(Header::size, raw.size() - Header::size - 4));
+        if (verify_ && stored != computed)
           return make_error(ErrorKind::checksum, "binlog event checksum mismatch in FORMAT_DESCRIPTION");
       } else if (alg == 0 || alg == 0xff) {
         fd.checksum = Checksum::off;
@@ -886,7 +897,7 @@ QueryKind classify_query(std::string_view sql) {
   return QueryKind::other;
 }
 
-Error statement_based_error(std::string_view database, std::string_view sql) {
+BinlogError statement_based_error(std::string_view database, std::string_view sql) {
   std::string shown(skip_noise(sql).substr(0, 60));
   for (char& ch : shown)
     if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';

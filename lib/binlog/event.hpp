@@ -324,8 +324,9 @@ private:
 
 // Errors the caller raises when it meets a statement-based change (a DML QUERY event) or a row event of a
 // format it cannot use: one line, naming the server setting and the fix.
-Error statement_based_error(std::string_view database, std::string_view sql);
+BinlogError statement_based_error(std::string_view database, std::string_view sql);
 
 std::uint32_t crc32_of(Bytes b);
+std::uint32_t crc32_continue(std::uint32_t running, Bytes b);
 
 }  // namespace m2m::binlog

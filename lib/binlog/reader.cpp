@@ -22,7 +22,7 @@ bool is_heartbeat(std::uint8_t type) {
          type == static_cast<std::uint8_t>(EventType::heartbeat_v2);
 }
 
-Error reader_error(Exit code, std::string message, bool transient = false) {
+BinlogError reader_error(Exit code, std::string message, bool transient = false) {
   return io_error(Failure{code, std::move(message), transient});
 }
 
@@ -124,7 +124,7 @@ Result<std::unique_ptr<LiveReader>> LiveReader::open(const config::MySql& cfg, L
   return reader;
 }
 
-Error LiveReader::fetch_error(const char* doing) {
+BinlogError LiveReader::fetch_error(const char* doing) {
   MYSQL* m = conn_.handle();
   const unsigned err = mysql_errno(m);
   const std::string msg = mysql_error(m);

@@ -83,7 +83,7 @@ private:
     void operator()(st_mariadb_rpl_event* e) const noexcept;
   };
   explicit LiveReader(mysql::Connection conn) : conn_(std::move(conn)) {}
-  Error fetch_error(const char* doing);
+  BinlogError fetch_error(const char* doing);
 
   mysql::Connection conn_;
   std::unique_ptr<st_mariadb_rpl, RplCloser> rpl_;      // destroyed before conn_

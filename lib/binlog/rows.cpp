@@ -11,11 +11,11 @@ namespace m2m::binlog {
 
 namespace {
 
-Error truncated_row(const TableMap& t, std::size_t row, std::string_view what) {
+BinlogError truncated_row(const TableMap& t, std::size_t row, std::string_view what) {
   return make_error(ErrorKind::truncated,
                     fmt::format("binlog row image of {}.{} truncated at row {}: {}", t.database, t.table, row + 1, what));
 }
-Error bad_value(const ColumnDef& c, std::string what) {
+BinlogError bad_value(const ColumnDef& c, std::string what) {
   return make_error(ErrorKind::corrupt, fmt::format("binlog {} value corrupt: {}", column_type_name(c.type), what));
 }
 
@@ -221,6 +221,11 @@ ColumnHint hint_for(const mysql::Column& column) {
     } else {
       h.binary_length = 1;
     }
+  } else if (column.data_type == "uuid" || column.data_type == "inet6" || column.data_type == "inet4") {
+    // MariaDB's fixed-size binary types are logged as BINARY(16) / BINARY(4) and lose trailing 0x00
+    // bytes in row images like any BINARY.
+    h.charset = "binary";
+    h.binary_length = column.data_type == "inet4" ? 4 : 16;
   } else if (column.data_type == "varbinary" || column.data_type.ends_with("blob")) {
     h.charset = "binary";
   }
