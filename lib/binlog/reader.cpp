@@ -225,6 +225,9 @@ Result<std::unique_ptr<FileReader>> FileReader::open(const std::string& path, st
   r->follow_rotate_ = follow_rotate;
   r->start_ = start;
   if (auto st = r->open_file(path); !st) return st.error();
+  // Like a dump: the position is the start from the beginning, and the FORMAT_DESCRIPTION event read
+  // first (it ends before the start) does not move it back.
+  r->position_.offset = start;
   return r;
 }
 
