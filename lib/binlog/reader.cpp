@@ -22,6 +22,9 @@ bool is_heartbeat(std::uint8_t type) {
          type == static_cast<std::uint8_t>(EventType::heartbeat_v2);
 }
 
+// Connector/C's binlog parser errors (errmsg.h, 5017-5023), raised for packets that were read whole.
+bool is_parser_error(unsigned err) { return err >= 5017 && err <= 5023; }
+
 BinlogError reader_error(Exit code, std::string message, bool transient = false) {
   return io_error(Failure{code, std::move(message), transient});
 }
@@ -170,11 +173,13 @@ Result<bool> LiveReader::next(RawEvent& out) {
       }
       bytes = Bytes(e->raw_data + e->raw_data_ofs, e->raw_data_size - e->raw_data_ofs);
     } else {
-      if (mysql_errno(m)) return fetch_error("reading the binlog dump");
-      // No event and no error: either the EOF packet that ends a non-blocking dump, or an event that
-      // Connector/C's own parser rejected (it reports none of those: unknown types such as MySQL's
-      // TRANSACTION_PAYLOAD, or bodies it misreads). The packet is still in the connection's buffer:
-      // an event packet is a 0x00 byte and the event, whose header gives its length.
+      // A network or server error ends the dump. Errors of Connector/C's own event parser do not: it
+      // rejects event types it does not know (MySQL's TRANSACTION_PAYLOAD, PARTIAL_UPDATE_ROWS) and
+      // bodies it misreads, though the packet arrived whole; and such an error stays set on the
+      // connection after later successful reads. Either way the last packet is still in the
+      // connection's buffer: the EOF packet that ends a non-blocking dump (0xfe), or an event packet (a
+      // 0x00 byte and the event, whose header gives its length), which is taken from there.
+      if (mysql_errno(m) && !is_parser_error(mysql_errno(m))) return fetch_error("reading the binlog dump");
       const unsigned char* rp = m->net.read_pos;
       const unsigned char* end = m->net.buff_end;
       if (rp && end && rp < end && rp[0] == 0xfe) {
