@@ -68,6 +68,11 @@ Result<Unit> EventReader::track(const RawEvent& ev, std::uint64_t end_offset) {
 
 // ---------------------------------------------------------------------------------------------------
 // LiveReader
+//
+// Tested against MariaDB 10.11 with Connector/C 3.3. For MySQL the session also sets
+// @source_binlog_checksum (8.0.26+) and @replica_uuid; MySQL's refusal of a checksum-unaware replica and its
+// TRANSACTION_PAYLOAD events (taken from the packet buffer when Connector/C rejects them) were not seen
+// running.
 
 void LiveReader::RplCloser::operator()(st_mariadb_rpl* r) const noexcept { mariadb_rpl_close(r); }
 void LiveReader::EventFree::operator()(st_mariadb_rpl_event* e) const noexcept { mariadb_free_rpl_event(e); }

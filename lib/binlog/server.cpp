@@ -8,6 +8,10 @@
 #include <cctype>
 #include <map>
 
+// Tested against MariaDB 10.11 only. The MySQL branches (SHOW BINARY LOG STATUS from 8.2, server_uuid,
+// binlog_transaction_compression, binlog_row_value_options, SUPER counting for REPLICATION CLIENT) follow
+// MySQL's documentation and have not run against a MySQL server.
+
 namespace m2m::binlog {
 
 namespace {

@@ -137,6 +137,16 @@ TEST_CASE("QUERY: status variables skipped, database and statement; classificati
   CHECK(c.as<Query>()->compressed);
   CHECK(c.as<Query>()->kind() == QueryKind::dml);
 
+  {
+    // EXECUTE_LOAD_QUERY: a QUERY post-header plus file id (4), file name offsets (4 + 4), duplicates (1).
+    Buf b;
+    b.le(42, 4).le(0, 4).u8(4).le(0, 2).le(0, 2).le(7, 4).le(10, 4).le(20, 4).u8(0);
+    b.str("shop").u8(0).str("LOAD DATA INFILE 'x' INTO TABLE t");
+    const auto l = decode_ok(d, event(EventType::execute_load_query, b.b, true));
+    CHECK(l.as<Query>()->database == "shop");
+    CHECK(l.as<Query>()->kind() == QueryKind::dml);
+  }
+
   CHECK(classify_query("COMMIT") == QueryKind::commit);
   CHECK(classify_query("  /* x */ START TRANSACTION") == QueryKind::begin);
   CHECK(classify_query("ROLLBACK") == QueryKind::rollback);
