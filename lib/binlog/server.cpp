@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cstring>
 #include <map>
 
 // Tested against MariaDB 10.11 only. The MySQL branches (SHOW BINARY LOG STATUS from 8.2, server_uuid,
@@ -65,6 +67,13 @@ Failure denied(mysql::Connection& conn, std::string_view statement, std::string_
                                            mysql_error(conn.handle()), fix)};
 }
 
+// A number the server printed; 0 for anything else (never throws).
+std::uint64_t number(const char* text) {
+  std::uint64_t v = 0;
+  if (text) std::from_chars(text, text + std::strlen(text), v);
+  return v;
+}
+
 bool is_denied(unsigned err) { return err == 1227 || err == 1044 || err == 1045 || err == 1142; }
 
 }  // namespace
@@ -111,7 +120,7 @@ Expected<Capabilities> query_capabilities(mysql::Connection& conn) {
     MYSQL_ROW row = rows->next();
     if (!row) return rows->error() ? *rows->error() : Failure{Exit::internal, "SELECT @@version returned no row"};
     caps.version = row[0] ? row[0] : "";
-    caps.server_id = row[1] ? static_cast<std::uint32_t>(std::stoul(row[1])) : 0;
+    caps.server_id = static_cast<std::uint32_t>(number(row[1]));
     caps.hostname = row[2] ? row[2] : "";
   }
   caps.flavor = caps.version.find("MariaDB") != std::string::npos ? Flavor::mariadb : Flavor::mysql;
@@ -137,7 +146,7 @@ Expected<Capabilities> query_capabilities(mysql::Connection& conn) {
   caps.binlog_row_value_options = upper(vars["binlog_row_value_options"]);
   caps.log_bin_compress = upper(vars["log_bin_compress"]) == "ON";
   caps.server_uuid = vars["server_uuid"];
-  if (!vars["gtid_domain_id"].empty()) caps.gtid_domain_id = static_cast<std::uint32_t>(std::stoul(vars["gtid_domain_id"]));
+  caps.gtid_domain_id = static_cast<std::uint32_t>(number(vars["gtid_domain_id"].c_str()));
 
   // Grants: SHOW GRANTS for the current user lists global privileges as "GRANT a, b ON *.* TO ...".
   {
@@ -182,7 +191,7 @@ Expected<Position> current_position(mysql::Connection& conn, const Capabilities&
                                                conn.description(), statement)};
     }
     if (!row[0] || !row[1]) return Failure{Exit::internal, fmt::format("{} returned NULL", statement)};
-    return Position{row[0], std::stoull(row[1])};
+    return Position{row[0], number(row[1])};
   }
   return Failure{Exit::internal, "no binlog status statement is understood by the server"};
 }
@@ -201,7 +210,7 @@ Expected<std::vector<BinaryLog>> binary_logs(mysql::Connection& conn) {
   std::vector<BinaryLog> out;
   while (MYSQL_ROW row = rows->next()) {
     if (!row[0]) continue;
-    out.push_back(BinaryLog{row[0], row[1] ? std::stoull(row[1]) : 0});
+    out.push_back(BinaryLog{row[0], number(row[1])});
   }
   if (rows->error()) return *rows->error();
   return out;

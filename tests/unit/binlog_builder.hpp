@@ -20,11 +20,11 @@ struct Buf {
   Vec b;
   Buf& u8(unsigned v) { b.push_back(static_cast<std::uint8_t>(v)); return *this; }
   Buf& le(std::uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    for (int i = 0; i < n; ++i) b.push_back(i < 8 ? static_cast<std::uint8_t>(v >> (8 * i)) : 0);
     return *this;
   }
   Buf& be(std::uint64_t v, int n) {
-    for (int i = n - 1; i >= 0; --i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    for (int i = n - 1; i >= 0; --i) b.push_back(i < 8 ? static_cast<std::uint8_t>(v >> (8 * i)) : 0);
     return *this;
   }
   Buf& raw(const Vec& v) { b.insert(b.end(), v.begin(), v.end()); return *this; }
