@@ -111,7 +111,7 @@ TEST_CASE("ROTATE, also before any FORMAT_DESCRIPTION (the dump's artificial one
   }
 }
 
-TEST_CASE("QUERY: status variables skipped, database and statement; classification", "[binlog]") {
+TEST_CASE("QUERY: status variables skipped, database and statement, and the classification", "[binlog]") {
   auto build = [](std::string_view db, std::string_view sql, bool compressed) {
     Buf b;
     Buf status;  // Q_FLAGS2_CODE (0) + 4 bytes, Q_SQL_MODE_CODE (1) + 8 bytes, Q_CATALOG_NZ_CODE (6) "std"

@@ -396,7 +396,7 @@ TEST_CASE("truncated row images fail cleanly", "[binlog]") {
   }
 }
 
-TEST_CASE("TABLE_MAP compatibility with the discovered schema; hints from discovery", "[binlog]") {
+TEST_CASE("TABLE_MAP compatibility with the discovered schema, and hints from discovery", "[binlog]") {
   Table t({{T::long_, {}}, {T::varchar, {40, 0}}, {T::string, {0xf7, 1}}, {T::blob, {4}}, {T::datetime2, {6}}});
   m2m::mysql::Table table;
   auto col = [](std::string name, std::string data_type, std::string column_type = {}) {
