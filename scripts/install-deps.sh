@@ -10,6 +10,7 @@ packages=(
   libmariadb-dev libmariadb-dev-compat
   libmongoc-dev libbson-dev
   libcli11-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
+  zlib1g-dev
   catch2
   # the test rig: a throwaway MariaDB and the MongoDB wire-protocol endpoint
   mariadb-server mariadb-client
