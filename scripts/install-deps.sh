@@ -18,13 +18,15 @@ packages=(
   # pymongo's and bson's C extensions: the endpoint decodes and encodes BSON several times faster
   python3-bson-ext python3-pymongo-ext
   openssl procps
+  # a MariaDB of a test's own under a fake clock (daylight saving time tests)
+  libfaketime
   # systemd-analyze, to verify the shipped units (the tests skip that check without it)
   systemd
   # man pages and packaging: lintian checks the .deb, bash-completion loads the shipped completion
   scdoc groff-base man-db dpkg-dev file lintian bash-completion
   # jq: the man page's EXAMPLES pipe --json into it, and tests run every example
   jq
-  # zone data: the log file test checks the UTC offset of a zone that has one
+  # zone data: the log file test checks the UTC offset of a zone that has one; the DST tests load zones
   tzdata
 )
 
