@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of mysql2mongo against a raw read of the same table (DESIGN.md §9). Prints figures; never
+# Benchmark of mysql2mongo against a raw read of the same table (bench/README.md). Prints figures; never
 # asserts on time (the exit status is non-zero only when something could not be measured at all).
 #
 #   bench/run.sh [ROWS...]          default: 100000 1000000

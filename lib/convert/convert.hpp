@@ -1,4 +1,4 @@
-// MySQL value -> BSON value: the type policy (DESIGN.md §6) and the lossy-conversion report.
+// MySQL value -> BSON value: the type policy (mysql2mongo.toml(5), TYPE MAPPING) and the lossy-conversion report.
 //
 // Values arrive in MySQL's text protocol form (what mysql_fetch_row returns: bytes + length, nullptr for
 // SQL NULL), with the session in utf8mb4 and time_zone '+00:00'.

@@ -1,4 +1,4 @@
-// The type policy (DESIGN.md §6): which Kind each column gets, per-column overrides, and field names.
+// The type policy (mysql2mongo.toml(5), TYPE MAPPING): which Kind each column gets, per-column overrides, and field names.
 #include "convert/convert.hpp"
 
 #include "util/text.hpp"

@@ -1,4 +1,4 @@
-// One MySQL text-protocol value -> one BSON value, following the column's FieldPlan (DESIGN.md §6).
+// One MySQL text-protocol value -> one BSON value, following the column's FieldPlan (mysql2mongo.toml(5), TYPE MAPPING).
 //
 // Nothing here throws on bad data: a value that cannot be converted as planned is kept as its exact text
 // (a string when it is UTF-8, binary otherwise) and counted in the LossReport with the reason.

@@ -1,4 +1,4 @@
-// `mysql2mongo sync --full`: every row of the type mapping (DESIGN.md §6) round-trips MariaDB -> tool ->
+// `mysql2mongo sync --full`: every row of the type mapping (mysql2mongo.toml(5), TYPE MAPPING) round-trips MariaDB -> tool ->
 // MongoDB endpoint and is read back with its BSON type visible (canonical Extended JSON). Lossy
 // conversions must show up, per table and column, in the --json run report and in _sync_metadata.
 #include "support/rig.hpp"

@@ -1,4 +1,4 @@
-// lib/convert: MySQL text-protocol values -> BSON (DESIGN.md §6), asserted through canonical Extended
+// lib/convert: MySQL text-protocol values -> BSON (mysql2mongo.toml(5), TYPE MAPPING), asserted through canonical Extended
 // JSON, which spells out both the BSON type and the exact value.
 #include "convert/convert.hpp"
 #include "convert/detail.hpp"
