@@ -2,6 +2,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "sync/plan.hpp"
 #include "util/log.hpp"
 #include "util/stop.hpp"
 
@@ -32,6 +33,9 @@ void add_test_connection(CLI::App& app, Action& action);
 void add_tables(CLI::App& app, Action& action);
 void add_sync(CLI::App& app, Action& action, StopToken* stop);
 void add_status(CLI::App& app, Action& action);
+
+// The plan as `tables` and `sync --dry-run` print it: key, change column or "full", rows, collection.
+void print_plan_text(const std::vector<sync::TablePlan>& plan);
 
 // Prints a JSON document on stdout (the --json API): "schema_version": 1 first, "exit_code" last,
 // without any secret.

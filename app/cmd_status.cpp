@@ -66,9 +66,11 @@ void print_text(const Context& ctx, const ops::StatusReport& r) {
   for (const auto& t : r.tables) {
     const std::string age = t.timestamp_ms ? format_duration(std::chrono::milliseconds(r.now_ms - t.timestamp_ms)) : "-";
     // A table resumed from a checkpoint may hold rows that changed behind it until its next full pass.
-    const std::string status = t.dropped ? "dropped" : t.resumed && t.status == "success" ? "resumed" : t.status;
+    const std::string_view status = t.dropped ? "dropped"
+                                    : t.resumed && t.status == mongo::TableStatus::success ? "resumed"
+                                                                                           : mongo::to_string(t.status);
     fmt::print("{:<28} {:<25} {:>8} {:<12} {:>9} {:<8} {:>8.1f}s  {}\n", t.table_name, t.last_sync_time, age,
-               t.sync_type, t.records_synced, status, t.duration_seconds, t.error.empty() ? "-" : ctx.redact(t.error));
+               mongo::to_string(t.sync_type), t.records_synced, status, t.duration_seconds, t.error.empty() ? "-" : ctx.redact(t.error));
   }
   const auto oldest = r.oldest_success_age();
   fmt::print("{} tables: {} ok, {} failed; {}{}\n", r.tables.size(), r.tables.size() - r.failed(), r.failed(),

@@ -30,52 +30,14 @@ struct SyncFlags {
   std::string metrics_file;
 };
 
-void print_plan_text(const std::vector<sync::TablePlan>& plan) {
-  fmt::print("{:<28} {:<24} {:<22} {:>10}  {}\n", "TABLE", "KEY", "CHANGE COLUMN", "ROWS~", "COLLECTION");
-  for (const auto& p : plan) {
-    const std::string key = p.has_key() ? join(p.key_columns(), ",") : "(none: staging copy)";
-    const std::string change = p.change_column.empty() ? "full" : p.change_column;
-    fmt::print("{:<28} {:<24} {:<22} {:>10}  {}\n", p.table.name + (p.table.is_view ? " (view)" : ""), key, change,
-               p.table.row_estimate, p.collection);
-  }
-}
-
 // What a run would do with each table, and why (from the stored state, as a real run decides).
 void print_decisions_text(const sync::RunReport& r) {
   fmt::print("{:<28} {:<12} {}\n", "TABLE", "SYNC", "WHY");
   for (const auto& [name, t] : r.tables)
-    fmt::print("{:<28} {:<12} {}\n", name, t.sync_type, t.reason.empty() ? "changes since the last sync" : t.reason);
+    fmt::print("{:<28} {:<12} {}\n", name, mongo::to_string(t.sync_type), t.reason.empty() ? "changes since the last sync" : t.reason);
 }
 
 }  // namespace
-
-void add_tables(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("tables", "show the plan: key, change column or \"full\", rows, collection");
-  auto flags = std::make_shared<SyncFlags>();
-  cmd->add_option("--tables", flags->tables, "only these tables (comma-separated names or globs)")->type_name("LIST");
-  cmd->add_option("--exclude", flags->exclude, "skip these tables (comma-separated globs)")->type_name("LIST");
-  cmd->callback([&action, flags] {
-    action = [flags](Context& ctx) {
-      sync::Selection sel;
-      sel.tables = flags->tables.empty() ? ctx.cfg.sync.tables : split_list(flags->tables);
-      sel.tables_from_flag = !flags->tables.empty();
-      sel.exclude = split_list(flags->exclude);
-      const auto plan = ops::plan_tables(ctx.cfg, sel, ctx.log);
-      if (ctx.json) {
-        nlohmann::ordered_json j;
-        j["database"] = ctx.cfg.mysql.database;
-        j["tables_count"] = plan.size();
-        nlohmann::ordered_json tables = nlohmann::ordered_json::object();
-        for (const auto& p : plan) tables[p.table.name] = sync::to_json(p);
-        j["tables"] = tables;
-        print_json(ctx, j, 0);
-      } else {
-        print_plan_text(plan);
-      }
-      return 0;
-    };
-  });
-}
 
 void add_sync(CLI::App& app, Action& action, StopToken* stop) {
   auto* cmd = app.add_subcommand("sync", "copy rows from MySQL to MongoDB (incremental by default)");
@@ -166,10 +128,8 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
       } catch (const Error& e) {
         write_metrics(signal_code(static_cast<int>(e.code())), result ? &result->report : nullptr);
         // Another run holding the lock is the normal overlap of a timer or cron with a long run: exit 75
-        // (retry later) with an info line (-v), so cron does not mail every overlap. The text is
-        // mongo::Lease's (lease.cpp).
-        if (e.code() == Exit::tempfail && !result && !stop->requested() &&
-            std::string_view(e.what()).rfind("another mysql2mongo run holds the lock", 0) == 0) {
+        // (retry later) with an info line (-v), so cron does not mail every overlap.
+        if (e.cause() == Cause::lock_held && !stop->requested()) {
           ctx.log.info("{}", e.what());
           if (ctx.json) {
             nlohmann::ordered_json j;
@@ -192,7 +152,8 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
           j["plan"] = plan;
           print_json(ctx, j, 0);
         } else {
-          fmt::print("dry run: {} sync of {} tables; nothing written\n", r.sync_type, outcome.plan.size());
+          fmt::print("dry run: {} sync of {} tables; nothing written\n", mongo::to_string(r.sync_type),
+                     outcome.plan.size());
           print_plan_text(outcome.plan);
           fmt::print("\n");
           print_decisions_text(r);
@@ -205,7 +166,7 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
         std::uint64_t deleted = 0;
         for (const auto& [n, t] : r.tables) deleted += t.deleted;
         const std::string summary =
-            fmt::format("sync {}: {} tables ok, {} failed, {} records synced, {} deleted in {:.1f}s", r.status(),
+            fmt::format("sync {}: {} tables ok, {} failed, {} records synced, {} deleted in {:.1f}s", sync::to_string(r.status()),
                         r.succeeded(), r.failed(), r.total_records(), deleted,
                         static_cast<double>(r.end_ms - r.start_ms) / 1000.0);
         // Under cron a successful run prints nothing; failures were logged on stderr already. The

@@ -41,7 +41,7 @@ void Progress::table_done(const sync::TableReport& t) {
   std::lock_guard lock(mutex_);
   clear_locked();
   table_.clear();
-  if (t.status != "success") return;  // the failure itself is logged as an error
+  if (t.status != mongo::TableStatus::success) return;  // the failure itself is logged as an error
   fmt::print(stderr, "{}: {} rows{} in {}\n", t.table, t.records_synced,
              t.deleted ? fmt::format(", {} deleted", t.deleted) : "",
              format_duration(std::chrono::milliseconds(static_cast<std::int64_t>(t.duration_seconds * 1000))));

@@ -217,9 +217,11 @@ Expected<std::unique_ptr<Lease>> Lease::acquire(Pool& pool, const Options& o, Lo
     }
     const auto now = std::chrono::steady_clock::now();
     if (!o.wait || (!forever && now >= deadline) || (stop && stop->requested()))
-      return Failure{Exit::tempfail, fmt::format("another mysql2mongo run holds the lock on MongoDB database {}: {}; "
-                                                 "retry later, or pass --wait to queue behind it",
-                                                 o.db, describe_holder(holder))};
+      return Failure{Exit::tempfail,
+                     fmt::format("another mysql2mongo run holds the lock on MongoDB database {}: {}; retry later, or "
+                                 "pass --wait to queue behind it",
+                                 o.db, describe_holder(holder)),
+                     false, 0, Cause::lock_held};
     if (!announced) {
       log.info("waiting for the run lock held by {}", describe_holder(holder));
       announced = true;

@@ -6,7 +6,35 @@
 
 namespace m2m::mongo {
 
+std::string_view to_string(SyncType t) { return t == SyncType::full ? "full" : "incremental"; }
+
+std::string_view to_string(TableStatus s) {
+  switch (s) {
+    case TableStatus::success: return "success";
+    case TableStatus::failed: return "failed";
+    case TableStatus::planned: return "planned";
+    case TableStatus::dropped: return "dropped";
+  }
+  return "failed";
+}
+
+std::optional<SyncType> parse_sync_type(std::string_view text) {
+  if (text == "full") return SyncType::full;
+  if (text == "incremental") return SyncType::incremental;
+  return std::nullopt;
+}
+
+std::optional<TableStatus> parse_table_status(std::string_view text) {
+  for (auto s : {TableStatus::success, TableStatus::failed, TableStatus::planned, TableStatus::dropped})
+    if (to_string(s) == text) return s;
+  return std::nullopt;
+}
+
 namespace {
+
+void append_text(bson_t* doc, const char* key, std::string_view text) {
+  bson_append_utf8(doc, key, -1, text.data(), static_cast<int>(text.size()));
+}
 
 void append_string_array(bson_t* doc, const char* key, const std::vector<std::string>& values) {
   bson_t arr;
@@ -44,13 +72,15 @@ std::vector<std::string> read_string_array(bson_iter_t* it) {
   return out;
 }
 
-Bson to_bson(const TableState& s) {
+// The record of a table. Without `progress`, the fields a sync writes as it goes (checkpoint, marks,
+// window) are left out, so that writing the record never moves them back.
+Bson to_bson(const TableState& s, bool progress = true) {
   Bson b;
   bson_t* d = b.get();
   BSON_APPEND_UTF8(d, "table_name", s.table_name.c_str());
-  BSON_APPEND_UTF8(d, "sync_type", s.sync_type.c_str());
+  append_text(d, "sync_type", to_string(s.sync_type));
   BSON_APPEND_INT64(d, "records_synced", s.records_synced);
-  BSON_APPEND_UTF8(d, "status", s.status.c_str());
+  append_text(d, "status", to_string(s.status));
   BSON_APPEND_DOUBLE(d, "duration_seconds", s.duration_seconds);
   BSON_APPEND_UTF8(d, "last_sync_time", s.last_sync_time.c_str());
   BSON_APPEND_DATE_TIME(d, "timestamp", s.timestamp_ms);
@@ -73,17 +103,19 @@ Bson to_bson(const TableState& s) {
   append_string_array(d, "key_fields", s.key_fields);
   if (s.last_success_ms) BSON_APPEND_DATE_TIME(d, "last_success", s.last_success_ms);
   else BSON_APPEND_NULL(d, "last_success");
-  BSON_APPEND_UTF8(d, "last_success_type", s.last_success_type.c_str());
-  if (s.high_water_mark) append_string_array(d, "high_water_mark", *s.high_water_mark);
-  else BSON_APPEND_NULL(d, "high_water_mark");
-  BSON_APPEND_INT64(d, "runs_since_reconcile", s.runs_since_reconcile);
-  if (s.checkpoint) append_string_array(d, "checkpoint", *s.checkpoint);
-  else BSON_APPEND_NULL(d, "checkpoint");
-  if (s.pending_mark) append_string_array(d, "pending_mark", *s.pending_mark);
-  else BSON_APPEND_NULL(d, "pending_mark");
-  BSON_APPEND_UTF8(d, "checkpoint_fingerprint", s.checkpoint_fingerprint.c_str());
-  if (s.window_floor) BSON_APPEND_UTF8(d, "window_floor", s.window_floor->c_str());
-  else BSON_APPEND_NULL(d, "window_floor");
+  append_text(d, "last_success_type", to_string(s.last_success_type));
+  if (progress) {
+    if (s.high_water_mark) append_string_array(d, "high_water_mark", *s.high_water_mark);
+    else BSON_APPEND_NULL(d, "high_water_mark");
+    BSON_APPEND_INT64(d, "runs_since_reconcile", s.runs_since_reconcile);
+    if (s.checkpoint) append_string_array(d, "checkpoint", *s.checkpoint);
+    else BSON_APPEND_NULL(d, "checkpoint");
+    if (s.pending_mark) append_string_array(d, "pending_mark", *s.pending_mark);
+    else BSON_APPEND_NULL(d, "pending_mark");
+    BSON_APPEND_UTF8(d, "checkpoint_fingerprint", s.checkpoint_fingerprint.c_str());
+    if (s.window_floor) BSON_APPEND_UTF8(d, "window_floor", s.window_floor->c_str());
+    else BSON_APPEND_NULL(d, "window_floor");
+  }
   bson_t refused;
   BSON_APPEND_ARRAY_BEGIN(d, "refused_rows", &refused);
   for (std::size_t i = 0; i < s.refused.size(); ++i) {
@@ -118,9 +150,9 @@ TableState from_bson(const bson_t* doc) {
       return std::string(data, len);
     };
     if (key == "table_name") s.table_name = str();
-    else if (key == "sync_type") s.sync_type = str();
+    else if (key == "sync_type") s.sync_type = parse_sync_type(str()).value_or(SyncType::full);
     else if (key == "records_synced") s.records_synced = bson_iter_as_int64(&it);
-    else if (key == "status") s.status = str();
+    else if (key == "status") s.status = parse_table_status(str()).value_or(TableStatus::failed);
     else if (key == "duration_seconds") s.duration_seconds = BSON_ITER_HOLDS_DOUBLE(&it) ? bson_iter_double(&it) : static_cast<double>(bson_iter_as_int64(&it));
     else if (key == "last_sync_time") s.last_sync_time = str();
     else if (key == "timestamp" && BSON_ITER_HOLDS_DATE_TIME(&it)) s.timestamp_ms = bson_iter_date_time(&it);
@@ -132,7 +164,7 @@ TableState from_bson(const bson_t* doc) {
     else if (key == "schema_fingerprint") s.schema_fingerprint = str();
     else if (key == "key_fields") s.key_fields = read_string_array(&it);
     else if (key == "last_success" && BSON_ITER_HOLDS_DATE_TIME(&it)) s.last_success_ms = bson_iter_date_time(&it);
-    else if (key == "last_success_type") s.last_success_type = str();
+    else if (key == "last_success_type") s.last_success_type = parse_sync_type(str()).value_or(SyncType::full);
     else if (key == "high_water_mark" && BSON_ITER_HOLDS_ARRAY(&it)) s.high_water_mark = read_string_array(&it);
     else if (key == "runs_since_reconcile") s.runs_since_reconcile = bson_iter_as_int64(&it);
     else if (key == "checkpoint" && BSON_ITER_HOLDS_ARRAY(&it)) s.checkpoint = read_string_array(&it);
@@ -215,7 +247,8 @@ Failure MetadataStore::fenced(std::string_view doing) {
   return Failure{Exit::tempfail,
                  fmt::format("{}: another run took the run lock over (this run's token {} is superseded) while this "
                              "one was {}; it stopped writing",
-                             where_, fence_, doing)};
+                             where_, fence_, doing),
+                 false, 0, Cause::lease_lost};
 }
 
 Status MetadataStore::bump_fence() {
@@ -238,6 +271,8 @@ Expected<std::vector<TableState>> MetadataStore::load_all() {
   BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "sort", &sort);
   BSON_APPEND_INT32(&sort, "table_name", 1);
   bson_append_document_end(opts.get(), &sort);
+  // Every table in one reply (the default first batch is 101 documents).
+  BSON_APPEND_INT32(opts.get(), "batchSize", 100'000);
   CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
   std::vector<TableState> out;
   const bson_t* doc;
@@ -269,6 +304,48 @@ Status MetadataStore::save(const TableState& state) {
   BSON_APPEND_INT64(doc.get(), "fence", fence_);
   bson_error_t error;
   if (!mongoc_collection_replace_one(coll.get(), selector.get(), doc.get(), opts.get(), nullptr, &error))
+    return is_duplicate_key(error) ? Status(fenced("writing _sync_metadata")) : classify(error, where_, "writing _sync_metadata");
+  return success();
+}
+
+void MetadataStore::queue(const TableState& state, bool progress) {
+  Bson update;
+  bson_t set;
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+  Bson doc = to_bson(state, progress);
+  bson_concat(&set, doc.get());
+  BSON_APPEND_INT64(&set, "fence", fence_);
+  bson_append_document_end(update.get(), &set);
+  // One record per table: a retried table's later outcome replaces its earlier one (the bulk write is
+  // unordered, so two updates of one document would land in any order).
+  for (auto& [table, queued] : queued_)
+    if (table == state.table_name) {
+      queued = std::move(update);
+      return;
+    }
+  queued_.emplace_back(state.table_name, std::move(update));
+}
+
+Status MetadataStore::flush() {
+  if (queued_.empty()) return success();
+  auto coll = collection(client_, db_, kMetadataCollection);
+  Bson opts;
+  BSON_APPEND_BOOL(opts.get(), "ordered", false);
+  std::unique_ptr<mongoc_bulk_operation_t, decltype(&mongoc_bulk_operation_destroy)> bulk(
+      mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()), &mongoc_bulk_operation_destroy);
+  Bson upsert;
+  BSON_APPEND_BOOL(upsert.get(), "upsert", true);
+  for (const auto& [table, update] : queued_) {
+    Bson selector;
+    append_fenced_selector(selector.get(), table, fence_);
+    bson_error_t error;
+    if (!mongoc_bulk_operation_update_one_with_opts(bulk.get(), selector.get(), update.get(), upsert.get(), &error))
+      return Failure{Exit::internal, fmt::format("{}: invalid _sync_metadata update: {}", where_, error.message)};
+  }
+  queued_.clear();
+  Reply reply;
+  bson_error_t error;
+  if (!mongoc_bulk_operation_execute(bulk.get(), reply.get(), &error))
     return is_duplicate_key(error) ? Status(fenced("writing _sync_metadata")) : classify(error, where_, "writing _sync_metadata");
   return success();
 }

@@ -16,12 +16,36 @@ namespace m2m::mongo {
 
 inline constexpr const char* kMetadataCollection = "_sync_metadata";
 
+// What kind of sync a table got, and how it ended: enums inside the tool, rendered to the seed's words
+// ("full", "incremental"; "success", "failed") only in _sync_metadata and in the output.
+enum class SyncType { full, incremental };
+enum class TableStatus {
+  success,
+  failed,
+  planned,  // --dry-run: what a run would do
+  dropped,  // the table no longer exists in MySQL
+};
+std::string_view to_string(SyncType t);
+std::string_view to_string(TableStatus s);
+std::optional<SyncType> parse_sync_type(std::string_view text);
+std::optional<TableStatus> parse_table_status(std::string_view text);
+
+// In JSON output they are the same words (never their numbers).
+template <typename BasicJsonType>
+void to_json(BasicJsonType& j, const SyncType& t) {
+  j = std::string(to_string(t));
+}
+template <typename BasicJsonType>
+void to_json(BasicJsonType& j, const TableStatus& s) {
+  j = std::string(to_string(s));
+}
+
 struct TableState {
   // The seed's fields.
   std::string table_name;
-  std::string sync_type;            // "full" | "incremental"
+  SyncType sync_type = SyncType::full;
   std::int64_t records_synced = 0;
-  std::string status;               // "success" | "failed" | "running"
+  TableStatus status = TableStatus::failed;
   double duration_seconds = 0;
   std::string last_sync_time;       // ISO 8601 UTC, as the seed shows it
   std::int64_t timestamp_ms = 0;    // stored as a BSON date
@@ -35,7 +59,7 @@ struct TableState {
   std::string schema_fingerprint;
   std::vector<std::string> key_fields;
   std::int64_t last_success_ms = 0;  // 0: never succeeded
-  std::string last_success_type;
+  SyncType last_success_type = SyncType::full;
   // Incremental state: the high-water mark as the source's own text values (change column, then key),
   // and the number of incremental runs since the last delete reconciliation.
   std::optional<std::vector<std::string>> high_water_mark;
@@ -80,6 +104,13 @@ public:
   Expected<std::optional<TableState>> load(const std::string& table);
   Expected<std::vector<TableState>> load_all();
   Status save(const TableState& state);
+  // The end-of-run record of a table, written with the others in one bulk write by flush(): a run over a
+  // thousand unchanged tables costs one command, not a thousand. `progress` also writes the checkpoint,
+  // the marks and the window (otherwise those keep what the run wrote as it went, with save_field).
+  void queue(const TableState& state, bool progress);
+  std::size_t queued() const { return queued_.size(); }
+  // Writes what was queued (fenced, like every write); on failure none of it is known to be written.
+  Status flush();
   // Writes one field only: "checkpoint" after each acknowledged batch of a full sync, "high_water_mark"
   // after each acknowledged batch of an incremental one, "pending_mark" when a full sync starts.
   Status save_field(const std::string& table, const char* field, const std::optional<std::vector<std::string>>& value);
@@ -95,6 +126,7 @@ private:
   std::string where_;
   std::int64_t fence_;
   StopToken* stop_;
+  std::vector<std::pair<std::string, Bson>> queued_;  // table name, {$set: ...}
 };
 
 }  // namespace m2m::mongo

@@ -77,7 +77,7 @@ std::string render_metrics(const RunMetrics& m, const std::optional<std::string>
       {"mysql2mongo_table_last_success_timestamp_seconds", "When the table last synced successfully (0: never).",
        [](const auto& t) { return static_cast<double>(t.last_success_ms) / 1000.0; }},
       {"mysql2mongo_table_up", "1 if the table's last sync succeeded, else 0.",
-       [](const auto& t) { return t.status == "success" ? 1.0 : 0.0; }},
+       [](const auto& t) { return t.status == mongo::TableStatus::success ? 1.0 : 0.0; }},
       {"mysql2mongo_table_rows_refused", "Rows MongoDB could not store (too large, too deep); retried every run.",
        [](const auto& t) { return static_cast<double>(t.refused.size()); }},
   };

@@ -13,7 +13,7 @@ namespace m2m::ops {
 // Tables that no longer exist in MySQL are listed but never judged: they cannot be synced again.
 std::size_t StatusReport::failed() const {
   return static_cast<std::size_t>(
-      std::count_if(tables.begin(), tables.end(), [](const auto& t) { return !t.dropped && t.status != "success"; }));
+      std::count_if(tables.begin(), tables.end(), [](const auto& t) { return !t.dropped && t.status != mongo::TableStatus::success; }));
 }
 
 std::size_t StatusReport::never_succeeded() const {
@@ -134,7 +134,7 @@ CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::ch
   } else {
     std::vector<std::string> failed;
     for (const auto& t : r.tables)
-      if (!t.dropped && t.status != "success") failed.push_back(t.table_name);
+      if (!t.dropped && t.status != mongo::TableStatus::success) failed.push_back(t.table_name);
     detail = fmt::format("{} tables, oldest sync {} ago", r.tables.size() - r.dropped(), format_duration(*age));
     if (*age > crit) code = 2;
     else if (*age > warn || !failed.empty()) code = 1;

@@ -23,17 +23,30 @@ std::vector<sync::TablePlan> plan_tables(const config::Config& cfg, const sync::
   return sync::make_plan(conn, cfg, selection, log).or_throw();
 }
 
+std::string_view Decision::reason() const {
+  switch (why) {
+    case Why::changes: return "";
+    case Why::requested_full: return "requested (--full)";
+    case Why::no_key: return "no primary key or NOT NULL unique key: staging copy";
+    case Why::no_change_column: return "Table has no timestamp columns, falling back to full sync";
+    case Why::resuming: return "resuming an interrupted full sync";
+    case Why::first_sync: return "first sync";
+    case Why::schema_changed: return "schema changed since the last sync (columns, types or key differ): full resync";
+    case Why::no_mark: return "no high-water mark recorded yet";
+  }
+  return "";
+}
+
 Decision decide(const sync::TablePlan& plan, const std::optional<TableStateView>& prior, Mode mode) {
-  if (mode == Mode::full) return {false, "requested (--full)", false};
-  if (!plan.has_key()) return {false, "no primary key or NOT NULL unique key: staging copy", false};
-  if (plan.change_column.empty())
-    return {false, "Table has no timestamp columns, falling back to full sync", true};
-  if (prior && prior->has_checkpoint) return {false, "resuming an interrupted full sync", false};
-  if (!prior || !prior->ever_succeeded) return {false, "first sync", false};
-  if (prior->fingerprint != plan.fingerprint)
-    return {false, "schema changed since the last sync (columns, types or key differ): full resync", true};
-  if (!prior->has_mark) return {false, "no high-water mark recorded yet", false};
-  return {true, "", false};
+  using Why = Decision::Why;
+  if (mode == Mode::full) return {Why::requested_full};
+  if (!plan.has_key()) return {Why::no_key};
+  if (plan.change_column.empty()) return {Why::no_change_column};
+  if (prior && prior->has_checkpoint) return {Why::resuming};
+  if (!prior || !prior->ever_succeeded) return {Why::first_sync};
+  if (prior->fingerprint != plan.fingerprint) return {Why::schema_changed};
+  if (!prior->has_mark) return {Why::no_mark};
+  return {Why::changes};
 }
 
 namespace {
@@ -58,13 +71,13 @@ std::optional<TableStateView> view_of(const std::optional<mongo::TableState>& pr
 // Marks the metadata of tables that no longer exist in MySQL as dropped (once, with a warning), and with
 // sync.drop_orphans drops their collections. Returns their names.
 std::vector<std::string> note_vanished_tables(mysql::Connection& conn, const config::Config& cfg,
-                                              mongo::MetadataStore& meta, mongo::Client& client, const std::string& db,
-                                              Logger& log) {
+                                              mongo::MetadataStore& meta, std::vector<mongo::TableState>& states,
+                                              mongo::Client& client, const std::string& db, Logger& log) {
+  if (states.empty()) return {};
   auto names = mysql::list_tables(conn, cfg.mysql.database).or_throw();
   std::set<std::string> existing;
   for (const auto& n : names) existing.insert(n.name);
   std::vector<std::string> vanished;
-  auto states = meta.load_all().or_throw();
   for (auto& s : states) {
     if (existing.count(s.table_name)) continue;
     vanished.push_back(s.table_name);
@@ -74,7 +87,7 @@ std::vector<std::string> note_vanished_tables(mysql::Connection& conn, const con
                s.collection, cfg.sync.drop_orphans ? "" : " (set sync.drop_orphans = true to drop it)");
       s.dropped = true;
       s.dropped_ms = now_epoch_ms();
-      s.status = "dropped";
+      s.status = mongo::TableStatus::dropped;
       changed = true;
     }
     if (cfg.sync.drop_orphans && !s.collection_dropped && !s.collection.empty() &&
@@ -84,7 +97,7 @@ std::vector<std::string> note_vanished_tables(mysql::Connection& conn, const con
       s.collection_dropped = true;
       changed = true;
     }
-    if (changed) meta.save(s).or_throw();
+    if (changed) meta.queue(s, false);
   }
   return vanished;
 }
@@ -102,7 +115,7 @@ std::optional<std::chrono::milliseconds> retry_backoff(int attempt, std::chrono:
 SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logger& log) {
   SyncOutcome out;
   auto& report = out.report;
-  report.sync_type = options.mode == Mode::full ? "full" : "incremental";
+  report.sync_type = options.mode == Mode::full ? mongo::SyncType::full : mongo::SyncType::incremental;
   report.start_ms = now_epoch_ms();
   report.dry_run = options.dry_run;
 
@@ -129,9 +142,9 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
       sync::TableReport t;
       t.table = plan.table.name;
       t.collection = plan.collection;
-      t.sync_type = d.incremental ? "incremental" : "full";
-      t.reason = d.reason;
-      t.status = "planned";
+      t.sync_type = d.incremental() ? mongo::SyncType::incremental : mongo::SyncType::full;
+      t.reason = d.reason();
+      t.status = mongo::TableStatus::planned;
       report.tables[plan.table.name] = std::move(t);
     }
     report.end_ms = now_epoch_ms();
@@ -142,9 +155,11 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
   auto lease = mongo::Lease::acquire(*pool, lease_options, log, options.stop).or_throw();
 
   mongo::MetadataStore meta(client, db, pool->where(), lease->token(), options.stop);
-  meta.ensure_indexes().or_throw();
+  // Every table's state in one read; an empty store is a first run, which makes its index.
+  std::vector<mongo::TableState> states = meta.load_all().or_throw();
+  if (states.empty()) meta.ensure_indexes().or_throw();
   // From here on, a run that held an older token can no longer write any table's state.
-  meta.bump_fence().or_throw();
+  else meta.bump_fence().or_throw();
   const mongo::WriteConcern wc(cfg.mongodb.write_concern);
 
   // The run's clock: one read of the server's time and open transactions for every table.
@@ -155,7 +170,26 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
              clock.transactions_error, format_duration(cfg.sync.lookback));
 
   // Tables that no longer exist in MySQL (dropped, or renamed: a renamed table is a new table).
-  report.vanished = note_vanished_tables(conn, cfg, meta, client, db, log);
+  report.vanished = note_vanished_tables(conn, cfg, meta, states, client, db, log);
+  std::map<std::string, mongo::TableState> stored;
+  for (auto& s : states) stored.emplace(s.table_name, std::move(s));
+
+  // The tables' records go in bulk: every few seconds (so status stays fresh during a long run) and at
+  // the end. A failed write fails the tables it held.
+  auto last_flush = std::chrono::steady_clock::now();
+  std::vector<std::string> unflushed;
+  auto flush_records = [&]() {
+    last_flush = std::chrono::steady_clock::now();
+    if (auto st = meta.flush(); !st) {
+      for (const auto& name : unflushed) {
+        auto& t = report.tables[name];
+        if (!t.error) t.error = st.failure();
+        t.status = mongo::TableStatus::failed;
+      }
+      log.error("{}", st.failure().message);
+    }
+    unflushed.clear();
+  };
 
   for (const auto& plan : out.plan) {
     if (stopping(options)) break;
@@ -165,31 +199,40 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
     // recorded. A stop request ends the wait at once.
     std::optional<std::chrono::steady_clock::time_point> first_failure;
     for (int attempt = 1;; ++attempt) {
-      auto prior = meta.load(plan.table.name);
+      // The state read at the start of the run, or after a failed attempt, what it left.
+      Expected<std::optional<mongo::TableState>> prior = std::optional<mongo::TableState>{};
+      if (attempt > 1) {
+        prior = meta.load(plan.table.name);
+      } else if (auto it = stored.find(plan.table.name); it != stored.end()) {
+        prior = std::optional<mongo::TableState>(it->second);
+      }
       if (!prior) {
         t = sync::TableReport{};
         t.table = plan.table.name;
         t.collection = plan.collection;
-        t.status = "failed";
+        t.status = mongo::TableStatus::failed;
         t.error = prior.failure();
       } else {
         const auto view = view_of(*prior);
         const Decision d = decide(plan, view, options.mode);
         // A table without a change column falls back every run: say so loudly once, then only with -v,
         // so cron does not mail the same warning every five minutes. The report always carries it.
-        const bool repeated = d.reason.rfind("Table has no timestamp", 0) == 0 && view && view->ever_succeeded;
-        if (d.warn && attempt == 1) log.write(repeated ? LogLevel::info : LogLevel::warning,
-                                              fmt::format("table {}: {}", plan.table.name, d.reason));
+        const bool repeated = d.why == Decision::Why::no_change_column && view && view->ever_succeeded;
+        if (d.warn() && attempt == 1)
+          log.write(repeated ? LogLevel::info : LogLevel::warning, fmt::format("table {}: {}", plan.table.name, d.reason()));
         sync::TableContext ctx{conn, client, db, cfg, wc, meta, log, options.force_deletes, options.stop, options.progress};
         ctx.taken_over = lease->taken_over_from().has_value();
         ctx.clock = &clock;
-        log.info("table {}: {} sync into {}{}", plan.table.name, d.incremental ? "incremental" : "full",
-                 plan.collection, d.reason.empty() ? "" : " (" + d.reason + ")");
-        t = d.incremental ? sync::incremental_sync(ctx, plan, **prior, options.reconcile)
-                          : sync::full_sync(ctx, plan, *prior);
-        if (t.reason.empty()) t.reason = d.reason;
-        if (d.warn && t.status == "success") t.warnings.push_back(d.reason);
+        ctx.make_indexes = options.mode == Mode::full;
+        log.info("table {}: {} sync into {}{}", plan.table.name, d.incremental() ? "incremental" : "full",
+                 plan.collection, d.reason().empty() ? "" : fmt::format(" ({})", d.reason()));
+        t = d.incremental() ? sync::incremental_sync(ctx, plan, **prior, options.reconcile)
+                            : sync::full_sync(ctx, plan, *prior);
+        if (t.reason.empty()) t.reason = d.reason();
+        if (d.warn() && t.status == mongo::TableStatus::success) t.warnings.emplace_back(d.reason());
       }
+      // Retrying: the next attempt reads back what this one wrote as it went (its checkpoint); its queued
+      // record is replaced by the next one's.
       if (!t.error || !t.error->transient || stopping(options)) break;
       if (!first_failure) first_failure = std::chrono::steady_clock::now();
       const auto backoff = retry_backoff(
@@ -218,8 +261,11 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
       log.info("table {}: {} rows copied, {} deleted in {:.2f}s", plan.table.name, t.records_synced, t.deleted,
                t.duration_seconds);
     if (options.table_done) options.table_done(t);
+    unflushed.push_back(plan.table.name);
     report.tables[plan.table.name] = std::move(t);
+    if (std::chrono::steady_clock::now() - last_flush > std::chrono::seconds(2)) flush_records();
   }
+  flush_records();
   report.end_ms = now_epoch_ms();
   return out;
 }

@@ -53,9 +53,22 @@ struct TableStateView {
 
 // Which sync a table gets in an incremental run, and why (pure; unit-tested).
 struct Decision {
-  bool incremental = false;
-  std::string reason;
-  bool warn = false;  // the reason deserves a warning (fallback to full)
+  enum class Why {
+    changes,            // incremental: what changed since the last run
+    requested_full,     // --full
+    no_key,             // no usable key: staging copy
+    no_change_column,   // the seed's fallback to full
+    resuming,           // an interrupted full sync continues
+    first_sync,
+    schema_changed,
+    no_mark,
+  };
+  Why why = Why::changes;
+  bool incremental() const { return why == Why::changes; }
+  // The reason as the report words it (the seed's text for no_change_column); empty for `changes`.
+  std::string_view reason() const;
+  // The reason deserves a warning (a fallback to full the operator may want to fix).
+  bool warn() const { return why == Why::no_change_column || why == Why::schema_changed; }
 };
 Decision decide(const sync::TablePlan& plan, const std::optional<TableStateView>& prior, Mode mode);
 

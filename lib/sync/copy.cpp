@@ -111,9 +111,10 @@ Status copy_ordered(TableContext& ctx, const TablePlan& plan, const OrderedCopy&
   // The ordering values of the last row added. A flush runs before the next row is added, so at a
   // flush they are those of the last row of the acknowledged batch.
   std::vector<std::string> last(spec.order.size());
+  bool final = false;
   TableWriter writer(ctx, plan, report, [&]() -> Status {
     if (ctx.progress) ctx.progress(plan.table.name, report.records_synced, spec.expected_rows);
-    return spec.on_ack(last);
+    return spec.on_ack(last, final);
   });
   mongo::Bson doc, selector;
   std::optional<std::vector<std::string>> after = spec.after;
@@ -153,13 +154,18 @@ Status copy_ordered(TableContext& ctx, const TablePlan& plan, const OrderedCopy&
     if (stopping || stop_requested(ctx)) {
       // Destroying the result discards the rest of the stream; what was written is recorded.
       if (auto st = writer.flush(); !st) result = st;
-      else result = Failure{Exit::tempfail, "stopped by a signal; progress saved"};
+      else if (ctx.stop->reason() == StopToken::Reason::lease_lost)
+        result = Failure{Exit::tempfail, "stopped: another run took the run lock over", false, 0, Cause::lease_lost};
+      else result = Failure{Exit::tempfail, "stopped by a signal; progress saved", false, 0, Cause::stopped};
       break;
     }
     if (n < kChunkRows) break;
     after = last;
   }
-  if (result) result = writer.flush();
+  if (result) {
+    final = true;
+    result = writer.flush();
+  }
   return result;
 }
 

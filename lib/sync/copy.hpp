@@ -23,8 +23,9 @@ struct OrderedCopy {
   std::optional<std::vector<std::string>> after;   // start after these ordering values (a resume)
   // The SELECT of the chunk after `after` (nullopt: the first chunk); it reads at most kChunkRows rows.
   std::function<std::string(const std::optional<std::vector<std::string>>& after)> sql;
-  // After every acknowledged batch: the ordering values of its last row.
-  std::function<Status(const std::vector<std::string>& last)> on_ack;
+  // After every acknowledged batch: the ordering values of its last row; `final` for the batch that ends
+  // a copy that read every row (the caller's record at the end of the table covers it).
+  std::function<Status(const std::vector<std::string>& last, bool final)> on_ack;
   std::uint64_t expected_rows = 0;                 // for progress; 0 if unknown
 };
 

@@ -1,5 +1,6 @@
 #include "sync/reconcile.hpp"
 
+#include "mongo/cursor.hpp"
 #include "mongo/writer.hpp"
 #include "sync/document.hpp"
 #include "sync/sql.hpp"
@@ -21,23 +22,8 @@ Expected<std::uint64_t> reconcile_deletes(TableContext& ctx, const TablePlan& pl
   const auto fields = plan.key_fields();
 
   // MongoDB side: key fields only, in key order.
-  auto coll = mongo::collection(ctx.mongo, ctx.db, plan.collection);
-  mongo::Bson filter, opts;
-  {
-    bson_t proj, sort;
-    BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "projection", &proj);
-    BSON_APPEND_INT32(&proj, "_id", 1);
-    if (!key_as_id)
-      for (const auto& f : fields) bson_append_int32(&proj, f.data(), static_cast<int>(f.size()), 1);
-    bson_append_document_end(opts.get(), &proj);
-    BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "sort", &sort);
-    if (key_as_id) BSON_APPEND_INT32(&sort, "_id", 1);
-    else
-      for (const auto& f : fields) bson_append_int32(&sort, f.data(), static_cast<int>(f.size()), 1);
-    bson_append_document_end(opts.get(), &sort);
-    BSON_APPEND_INT32(opts.get(), "batchSize", 10'000);
-  }
-  mongo::CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
+  mongo::SortedCursor cursor(ctx.mongo, ctx.db, plan.collection,
+                             key_as_id ? std::vector<std::string>{"_id"} : fields, true, 10'000, where);
 
   // MySQL side: the key in the order MongoDB sorts it.
   auto rows = ctx.mysql.stream(select_keys_in_mongo_order(plan));
@@ -97,10 +83,10 @@ Expected<std::uint64_t> reconcile_deletes(TableContext& ctx, const TablePlan& pl
                                plan.table.name, side, join(plan.key_columns(), ", "))};
   };
   auto next_mongo = [&]() -> Status {
-    have_m = mongoc_cursor_next(cursor.get(), &doc);
+    doc = cursor.next();
+    have_m = doc != nullptr;
     if (!have_m) {
-      bson_error_t error;
-      if (mongoc_cursor_error(cursor.get(), &error)) return mongo::classify(error, where, "reading keys");
+      if (cursor.error()) return *cursor.error();
       return success();
     }
     ++mongo_total;
@@ -154,7 +140,7 @@ Expected<std::uint64_t> reconcile_deletes(TableContext& ctx, const TablePlan& pl
   while (have_y && rows->next()) {
   }
   if (rows->error()) return *rows->error();
-  cursor.reset();
+  cursor.close();
 
   if (doomed.empty()) return std::uint64_t{0};
   const double share = static_cast<double>(doomed.size()) / static_cast<double>(mongo_total);

@@ -17,7 +17,9 @@ std::string TableReport::error_message() const {
                      refused.size() > 3 ? fmt::format("; and {} more (see refused_rows)", refused.size() - 3) : "");
 }
 
-void TableReport::settle() { status = error || !refused.empty() ? "failed" : "success"; }
+void TableReport::settle() {
+  status = error || !refused.empty() ? mongo::TableStatus::failed : mongo::TableStatus::success;
+}
 
 std::uint64_t RunReport::total_records() const {
   std::uint64_t n = 0;
@@ -27,24 +29,33 @@ std::uint64_t RunReport::total_records() const {
 
 std::size_t RunReport::failed() const {
   std::size_t n = 0;
-  for (const auto& [name, t] : tables) n += t.status == "failed";
+  for (const auto& [name, t] : tables) n += t.status == mongo::TableStatus::failed;
   return n;
 }
 
 std::size_t RunReport::succeeded() const { return tables.size() - failed(); }
 
-std::string RunReport::status() const {
-  if (failed() == 0) return "success";
-  return succeeded() == 0 ? "failed" : "partial";
+RunReport::Status RunReport::status() const {
+  if (failed() == 0) return Status::success;
+  return succeeded() == 0 ? Status::failed : Status::partial;
+}
+
+std::string_view to_string(RunReport::Status s) {
+  switch (s) {
+    case RunReport::Status::success: return "success";
+    case RunReport::Status::partial: return "partial";
+    case RunReport::Status::failed: return "failed";
+  }
+  return "failed";
 }
 
 Exit RunReport::exit_code() const { return failed() ? Exit::tables_failed : Exit::ok; }
 
 nlohmann::ordered_json to_json(const TableReport& t) {
   nlohmann::ordered_json j;
-  j["status"] = t.status;
+  j["status"] = std::string(mongo::to_string(t.status));
   j["records_synced"] = t.records_synced;
-  j["sync_type"] = t.sync_type;
+  j["sync_type"] = std::string(mongo::to_string(t.sync_type));
   j["collection"] = t.collection;
   j["deleted"] = t.deleted;
   j["duration_seconds"] = t.duration_seconds;
@@ -75,14 +86,14 @@ nlohmann::ordered_json to_json(const TableReport& t) {
 
 nlohmann::ordered_json to_json(const RunReport& r) {
   nlohmann::ordered_json j;
-  j["sync_type"] = r.sync_type;
+  j["sync_type"] = std::string(mongo::to_string(r.sync_type));
   j["start_time"] = iso8601_utc(r.start_ms);
   j["end_time"] = iso8601_utc(r.end_ms);
   j["duration_seconds"] = static_cast<double>(r.end_ms - r.start_ms) / 1000.0;
   j["total_records_synced"] = r.total_records();
   j["successful_tables"] = r.succeeded();
   j["failed_tables"] = r.failed();
-  j["status"] = r.status();
+  j["status"] = std::string(to_string(r.status()));
   std::uint64_t deleted = 0, lossy = 0;
   for (const auto& [name, t] : r.tables) {
     deleted += t.deleted;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "convert/convert.hpp"
+#include "mongo/metadata.hpp"
 #include "util/error.hpp"
 
 #include <nlohmann/json.hpp>
@@ -25,8 +26,8 @@ struct RefusedRow {
 struct TableReport {
   std::string table;
   std::string collection;
-  std::string sync_type = "full";   // what was done: "full" | "incremental"
-  std::string status = "success";   // "success" | "failed"
+  mongo::SyncType sync_type = mongo::SyncType::full;       // what was done
+  mongo::TableStatus status = mongo::TableStatus::success;
   std::uint64_t records_synced = 0;
   std::uint64_t deleted = 0;
   double duration_seconds = 0;
@@ -45,7 +46,7 @@ struct TableReport {
 };
 
 struct RunReport {
-  std::string sync_type;            // what was asked: "full" | "incremental"
+  mongo::SyncType sync_type = mongo::SyncType::incremental;  // what was asked
   std::int64_t start_ms = 0, end_ms = 0;
   bool dry_run = false;
   std::map<std::string, TableReport> tables;  // by table name
@@ -54,11 +55,13 @@ struct RunReport {
   std::uint64_t total_records() const;
   std::size_t failed() const;
   std::size_t succeeded() const;
-  // "success" (all tables), "partial" (some failed), "failed" (all failed).
-  std::string status() const;
+  // success (all tables), partial (some failed), failed (all failed).
+  enum class Status { success, partial, failed };
+  Status status() const;
   Exit exit_code() const;
 };
 
+std::string_view to_string(RunReport::Status s);
 nlohmann::ordered_json to_json(const TableReport& t);
 nlohmann::ordered_json to_json(const RunReport& r);
 

@@ -114,13 +114,6 @@ Expected<std::vector<std::string>> current_mark(TableContext& ctx, const TablePl
 void record(TableContext& ctx, const TablePlan& plan, const std::optional<mongo::TableState>& prior, TableReport& report,
             const std::function<void(mongo::TableState&)>& finish) {
   mongo::TableState s = prior.value_or(mongo::TableState{});
-  // The checkpoint and marks written during the run are newer than `prior`.
-  if (auto fresh = ctx.meta.load(plan.table.name); fresh && *fresh) {
-    s.checkpoint = (*fresh)->checkpoint;
-    s.pending_mark = (*fresh)->pending_mark;
-    s.high_water_mark = (*fresh)->high_water_mark;
-    s.checkpoint_fingerprint = (*fresh)->checkpoint_fingerprint;
-  }
   s.table_name = plan.table.name;
   s.collection = plan.collection;
   s.sync_type = report.sync_type;
@@ -146,16 +139,14 @@ void record(TableContext& ctx, const TablePlan& plan, const std::optional<mongo:
   if (!report.error) {
     s.last_complete_ms = now;
     s.schema_fingerprint = plan.fingerprint;
-    if (report.status == "success") {
+    if (report.status == mongo::TableStatus::success) {
       s.last_success_ms = now;
       s.last_success_type = report.sync_type;
     }
     finish(s);
   }
-  if (auto saved = ctx.meta.save(s); !saved && !report.error) {
-    report.status = "failed";
-    report.error = saved.failure();
-  }
+  // Without the sync's outcome, the checkpoint and marks stay as the run wrote them while it went.
+  ctx.meta.queue(s, !report.error);
 }
 
 }  // namespace m2m::sync

@@ -54,9 +54,9 @@ std::string earlier(const std::string& a, const std::string& b);
 // an empty table).
 Expected<std::vector<std::string>> current_mark(TableContext& ctx, const TablePlan& plan);
 
-// Writes the table's document in _sync_metadata at the end of its sync. The checkpoint and marks written
-// during the run are kept; `finish` sets what the sync decided (called only when the sync got through
-// the table, refused rows aside). A failed write of the record fails the table.
+// Queues the table's document in _sync_metadata at the end of its sync (MetadataStore::flush writes it).
+// `finish` sets what the sync decided: the checkpoint, marks and window, written only when the sync got
+// through the table (refused rows aside); otherwise those keep what the run wrote as it went.
 void record(TableContext& ctx, const TablePlan& plan, const std::optional<mongo::TableState>& prior, TableReport& report,
             const std::function<void(mongo::TableState&)>& finish);
 

@@ -37,7 +37,7 @@ void log_losses(Logger& log, const std::string& table, const convert::LossReport
       log.warn("table {}: column {}: {} value{} {}", table, column, n, n == 1 ? "" : "s", reason);
 }
 
-TableReport start_report(const TablePlan& plan, const char* type) {
+TableReport start_report(const TablePlan& plan, mongo::SyncType type) {
   TableReport report;
   report.table = plan.table.name;
   report.collection = plan.collection;
@@ -103,7 +103,7 @@ Status ensure_indexes(TableContext& ctx, const TablePlan& plan, const std::strin
 
 TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optional<mongo::TableState>& prior) {
   Stopwatch clock;
-  TableReport report = start_report(plan, "full");
+  TableReport report = start_report(plan, mongo::SyncType::full);
   Status st = success();
   std::optional<std::vector<std::string>> mark;
   if (plan.has_key()) {
@@ -132,7 +132,10 @@ TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optio
                                    {"checkpoint_fingerprint", plan.fingerprint},
                                    {"checkpoint", nullptr}});
     }
-    if (st && !rebuild) {
+    // The run that recorded this fingerprint made these indexes: no createIndexes on every run.
+    const bool indexes_made = !ctx.make_indexes && prior && (prior->last_complete_ms || prior->last_success_ms) &&
+                              prior->schema_fingerprint == plan.fingerprint;
+    if (st && !rebuild && !indexes_made) {
       st = ensure_indexes(ctx, plan, plan.collection);
       if (!st && index_conflict(st.failure())) {
         rebuild = true;
@@ -151,19 +154,22 @@ TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optio
       copy.order = plan.key;
       copy.after = resume;
       copy.sql = [&](const auto& after) { return select_chunk(plan, after, kChunkRows, quoter(ctx)); };
-      copy.on_ack = [&](const std::vector<std::string>& last) {
-        return ctx.meta.save_field(plan.table.name, "checkpoint", last);
+      // The last batch needs no checkpoint: the table's record clears it (a crash in between makes the
+      // next run copy that batch again, no more).
+      copy.on_ack = [&](const std::vector<std::string>& last, bool final) {
+        return final ? success() : ctx.meta.save_field(plan.table.name, "checkpoint", last);
       };
       copy.expected_rows = plan.table.row_estimate;
       st = copy_ordered(ctx, plan, copy, report);
-      // The copy reached the end of the table: a later failure (of the delete step, say) must not make
-      // the next run "resume" after the last key and copy nothing.
-      if (st && !stop_requested(ctx)) st = ctx.meta.save_field(plan.table.name, "checkpoint", std::nullopt);
+      const bool copied_all = st && !stop_requested(ctx);
       if (st && resume && prior) st = retry_refused(ctx, plan, *prior, report);
       if (st && !stop_requested(ctx)) {
         if (auto deleted = reconcile_deletes(ctx, plan)) report.deleted = *deleted;
         else st = deleted.failure();
       }
+      // The copy reached the end of the table: a later failure (of the delete step, say) must not make
+      // the next run "resume" after the last key and copy nothing.
+      if (!st && copied_all) (void)ctx.meta.save_field(plan.table.name, "checkpoint", std::nullopt);
     }
     if (report.resumed && plan.change_column.empty())
       report.warnings.push_back(
@@ -191,7 +197,7 @@ TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optio
 
 TableReport incremental_sync(TableContext& ctx, const TablePlan& plan, const mongo::TableState& prior, bool reconcile) {
   Stopwatch clock;
-  TableReport report = start_report(plan, "incremental");
+  TableReport report = start_report(plan, mongo::SyncType::incremental);
   const auto quote = quoter(ctx);
   // The stored mark is [server time of the read, change value, key...]: see current_mark().
   const std::vector<std::string> stored = prior.high_water_mark.value_or(std::vector<std::string>{});
@@ -225,11 +231,12 @@ TableReport incremental_sync(TableContext& ctx, const TablePlan& plan, const mon
     OrderedCopy copy;
     copy.order = order;
     copy.sql = [&](const auto& after) { return select_changed(plan, mark_in, bound, after, kChunkRows, quote); };
-    copy.on_ack = [&](const std::vector<std::string>& last) {
+    copy.on_ack = [&](const std::vector<std::string>& last, bool final) {
       // Rows in the window are older than the mark: never move it back. The values are MySQL's
-      // fixed-width temporal text, so text order is time order.
+      // fixed-width temporal text, so text order is time order. The last batch's mark goes with the
+      // table's record.
       if (mark_out.empty() || last[0] >= mark_out[0]) mark_out = last;
-      return ctx.meta.save_field(plan.table.name, "high_water_mark", stored_mark());
+      return final ? success() : ctx.meta.save_field(plan.table.name, "high_water_mark", stored_mark());
     };
     st = copy_ordered(ctx, plan, copy, report);
   }
@@ -239,7 +246,7 @@ TableReport incremental_sync(TableContext& ctx, const TablePlan& plan, const mon
     OrderedCopy copy;
     copy.order = plan.key;
     copy.sql = [&](const auto& after) { return select_null_changed(plan, after, kChunkRows, quote); };
-    copy.on_ack = [](const std::vector<std::string>&) { return success(); };
+    copy.on_ack = [](const std::vector<std::string>&, bool) { return success(); };
     st = copy_ordered(ctx, plan, copy, report);
   }
   // 3. Deletes are invisible to timestamps: reconcile keys every sync.reconcile_every runs or on request.

@@ -37,6 +37,9 @@ struct TableContext {
   // window once more (see incremental_sync).
   bool taken_over = false;
   const ReadTime* clock = nullptr;  // the run's read time (state.hpp); required
+  // Create the collection's indexes even when the recorded layout says they exist (sync --full: a
+  // collection dropped by hand gets them back).
+  bool make_indexes = false;
 };
 
 // Full sync of one table; never throws for data or server errors (they go into the report).

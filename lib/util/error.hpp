@@ -22,23 +22,36 @@ enum class Exit : int {
   sigterm = 143,
 };
 
+// Failures whose handling differs from their exit code alone: the callers decide by this, never by the
+// message's text.
+enum class Cause {
+  none,
+  lock_held,   // another run holds the run lock: the normal overlap of cron with a long run
+  lease_lost,  // this run's lock was taken over; it stopped writing
+  stopped,     // a stop was requested; progress was saved
+};
+
 // What went wrong, as a value: an exit code and one line that names the problem and the fix.
 struct Failure {
   Exit code = Exit::internal;
   std::string message;
   bool transient = false;  // worth retrying: a deadlock, a lock wait timeout, a dropped connection
   int server_code = 0;     // the server's error number (MySQL errno, MongoDB code), when one gave it
+  Cause cause = Cause::none;
 };
 
 // The one exception type. Library code above the I/O edges throws it; only main() catches it.
 class Error : public std::runtime_error {
 public:
-  Error(Exit code, const std::string& message) : std::runtime_error(message), code_(code) {}
-  explicit Error(const Failure& f) : std::runtime_error(f.message), code_(f.code) {}
+  Error(Exit code, const std::string& message, Cause cause = Cause::none)
+      : std::runtime_error(message), code_(code), cause_(cause) {}
+  explicit Error(const Failure& f) : std::runtime_error(f.message), code_(f.code), cause_(f.cause) {}
   Exit code() const noexcept { return code_; }
+  Cause cause() const noexcept { return cause_; }
 
 private:
   Exit code_;
+  Cause cause_;
 };
 
 // A minimal expected<T, Failure>: the project targets C++20, which has no std::expected.

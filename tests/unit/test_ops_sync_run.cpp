@@ -20,22 +20,22 @@ sync::TablePlan keyed(bool change) {
 
 TEST_CASE("which sync a table gets", "[ops][plan]") {
   const TableStateView good{true, false, true, "f1"};
-  CHECK(ops::decide(keyed(true), good, Mode::incremental).incremental);
-  CHECK(ops::decide(keyed(true), good, Mode::full).reason == "requested (--full)");
-  CHECK(ops::decide(keyed(true), std::nullopt, Mode::incremental).reason == "first sync");
-  CHECK(ops::decide(keyed(true), TableStateView{false, false, false, ""}, Mode::incremental).reason == "first sync");
+  CHECK(ops::decide(keyed(true), good, Mode::incremental).incremental());
+  CHECK(ops::decide(keyed(true), good, Mode::full).reason() == "requested (--full)");
+  CHECK(ops::decide(keyed(true), std::nullopt, Mode::incremental).reason() == "first sync");
+  CHECK(ops::decide(keyed(true), TableStateView{false, false, false, ""}, Mode::incremental).reason() == "first sync");
   const auto no_change = ops::decide(keyed(false), good, Mode::incremental);
-  CHECK_FALSE(no_change.incremental);
-  CHECK(no_change.warn);
-  CHECK(no_change.reason == "Table has no timestamp columns, falling back to full sync");
-  CHECK(ops::decide(keyed(true), TableStateView{true, true, true, "f1"}, Mode::incremental).reason ==
+  CHECK_FALSE(no_change.incremental());
+  CHECK(no_change.warn());
+  CHECK(no_change.reason() == "Table has no timestamp columns, falling back to full sync");
+  CHECK(ops::decide(keyed(true), TableStateView{true, true, true, "f1"}, Mode::incremental).reason() ==
         "resuming an interrupted full sync");
   const auto altered = ops::decide(keyed(true), TableStateView{true, false, true, "f0"}, Mode::incremental);
-  CHECK_FALSE(altered.incremental);
-  CHECK(altered.reason.find("schema changed") == 0);
+  CHECK_FALSE(altered.incremental());
+  CHECK(altered.reason().find("schema changed") == 0);
   auto keyless = keyed(true);
   keyless.key.clear();
-  CHECK_FALSE(ops::decide(keyless, good, Mode::incremental).incremental);
+  CHECK_FALSE(ops::decide(keyless, good, Mode::incremental).incremental());
 }
 
 TEST_CASE("transient failures are retried with a capped exponential backoff within sync.retry_for", "[ops][retry]") {
