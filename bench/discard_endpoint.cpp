@@ -44,6 +44,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -70,6 +72,9 @@ struct Options {
 Options g_opts;
 std::atomic<pid_t> g_child{0};
 std::atomic<uint64_t> g_discarded_batches{0}, g_discarded_docs{0}, g_forwarded{0}, g_backend_ns{0};
+// Forwarded commands by name, for counting round trips (bench/tables.sh).
+std::mutex g_names_mutex;
+std::map<std::string, uint64_t> g_names;
 volatile sig_atomic_t g_dump = 0;
 
 void die(const std::string& msg) {
@@ -240,6 +245,34 @@ bool try_discard(const std::vector<uint8_t>& msg, std::vector<uint8_t>& out) {
   return true;
 }
 
+// The command's name: the first key of an OP_MSG body (section 0), or of an OP_QUERY's query.
+std::string command_name(const std::vector<uint8_t>& msg) {
+  if (msg.size() < 21) return "?";
+  const int32_t op = le32(msg.data() + 12);
+  size_t doc_at = 0;
+  if (op == kOpMsg) {
+    size_t pos = 20;
+    while (pos + 5 <= msg.size() && msg[pos] != 0) {
+      const int32_t size = le32(msg.data() + pos + 1);  // a kind-1 section: skip it
+      if (size < 5) return "?";
+      pos += 1 + static_cast<size_t>(size);
+    }
+    if (pos + 5 > msg.size()) return "?";
+    doc_at = pos + 1;
+  } else if (op == 2004) {  // OP_QUERY: flags, collection name, skip, return, then the query
+    size_t pos = 20;
+    while (pos < msg.size() && msg[pos] != 0) ++pos;
+    doc_at = pos + 1 + 8;
+  } else {
+    return "?";
+  }
+  if (doc_at + 5 > msg.size()) return "?";
+  const size_t key_at = doc_at + 5;  // length, then the first element's type byte
+  size_t e = key_at;
+  while (e < msg.size() && msg[e] != 0) ++e;
+  return std::string(reinterpret_cast<const char*>(msg.data() + key_at), e - key_at);
+}
+
 bool more_to_come(const std::vector<uint8_t>& msg) {
   return le32(msg.data() + 12) == kOpMsg && msg.size() >= 20 && (static_cast<uint32_t>(le32(msg.data() + 16)) & kMoreToCome);
 }
@@ -261,6 +294,11 @@ void serve(int client) {
     }
     const auto t0 = std::chrono::steady_clock::now();
     g_forwarded.fetch_add(1, std::memory_order_relaxed);
+    {
+      const std::string name = command_name(msg);
+      std::lock_guard lock(g_names_mutex);
+      ++g_names[name];
+    }
     if (!write_full(backend, msg.data(), msg.size())) break;
     bool ok = true;
     if (!more_to_come(msg)) {
@@ -401,6 +439,12 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(g_discarded_batches.load()),
                   static_cast<unsigned long long>(g_discarded_docs.load()),
                   static_cast<unsigned long long>(g_forwarded.load()), static_cast<double>(g_backend_ns.load()) / 1e9);
+      {
+        std::lock_guard lock(g_names_mutex);
+        std::printf("m2m_discard_endpoint: commands");
+        for (const auto& [name, n] : g_names) std::printf(" %s=%llu", name.c_str(), static_cast<unsigned long long>(n));
+        std::printf("\n");
+      }
       std::fflush(stdout);
     }
     if (pid_t c = g_child.load(); c > 0) {

@@ -15,6 +15,8 @@ packages=(
   # the test rig: a throwaway MariaDB and the MongoDB wire-protocol endpoint
   mariadb-server mariadb-client
   python3 python3-mongomock python3-mockupdb python3-pymongo
+  # the baseline script of bench/tables.sh
+  python3-pymysql
   # pymongo's and bson's C extensions: the endpoint decodes and encodes BSON several times faster
   python3-bson-ext python3-pymongo-ext
   openssl procps

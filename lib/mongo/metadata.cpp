@@ -1,6 +1,7 @@
 #include "mongo/metadata.hpp"
 
 #include "mongo/admin.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
@@ -251,16 +252,60 @@ Failure MetadataStore::fenced(std::string_view doing) {
                  false, 0, Cause::lease_lost};
 }
 
-Status MetadataStore::bump_fence() {
+// The fence document: {_id: "m2m_fence", token: T}, the token of the run that holds the lease. Every write
+// is an ordered bulk whose first operation is an upsert of this document filtered on the writer's token:
+// once another run claimed it with a newer token, that upsert collides with the existing _id (E11000)
+// and the ordered bulk stops before any state is written.
+constexpr const char* kFenceId = "m2m_fence";
+
+Status MetadataStore::claim() {
   auto coll = collection(client_, db_, kMetadataCollection);
-  Bson selector, update;
-  bson_t max;
-  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$max", &max);
-  BSON_APPEND_INT64(&max, "fence", fence_);
-  bson_append_document_end(update.get(), &max);
+  Bson selector, update, opts;
+  BSON_APPEND_UTF8(selector.get(), "_id", kFenceId);
+  bson_t lte, set;
+  BSON_APPEND_DOCUMENT_BEGIN(selector.get(), "token", &lte);
+  BSON_APPEND_INT64(&lte, "$lte", fence_);
+  bson_append_document_end(selector.get(), &lte);
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+  BSON_APPEND_INT64(&set, "token", fence_);
+  BSON_APPEND_DATE_TIME(&set, "claimed_at", now_epoch_ms());
+  bson_append_document_end(update.get(), &set);
+  BSON_APPEND_BOOL(opts.get(), "upsert", true);
   bson_error_t error;
-  if (!mongoc_collection_update_many(coll.get(), selector.get(), update.get(), nullptr, nullptr, &error))
-    return classify(error, where_, "claiming _sync_metadata for this run");
+  if (!mongoc_collection_update_one(coll.get(), selector.get(), update.get(), opts.get(), nullptr, &error))
+    return is_duplicate_key(error) ? Status(fenced("claiming _sync_metadata")) : classify(error, where_, "claiming _sync_metadata");
+  return success();
+}
+
+Status MetadataStore::write(const std::vector<std::pair<std::string, const Bson*>>& updates, std::string_view doing) {
+  auto coll = collection(client_, db_, kMetadataCollection);
+  Bson opts;
+  BSON_APPEND_BOOL(opts.get(), "ordered", true);
+  std::unique_ptr<mongoc_bulk_operation_t, decltype(&mongoc_bulk_operation_destroy)> bulk(
+      mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()), &mongoc_bulk_operation_destroy);
+  Bson upsert;
+  BSON_APPEND_BOOL(upsert.get(), "upsert", true);
+  bson_error_t error;
+  {
+    Bson guard, keep;
+    BSON_APPEND_UTF8(guard.get(), "_id", kFenceId);
+    BSON_APPEND_INT64(guard.get(), "token", fence_);
+    bson_t set;
+    BSON_APPEND_DOCUMENT_BEGIN(keep.get(), "$set", &set);
+    BSON_APPEND_INT64(&set, "token", fence_);
+    bson_append_document_end(keep.get(), &set);
+    if (!mongoc_bulk_operation_update_one_with_opts(bulk.get(), guard.get(), keep.get(), upsert.get(), &error))
+      return Failure{Exit::internal, fmt::format("{}: invalid fence guard: {}", where_, error.message)};
+  }
+  for (const auto& [table, update] : updates) {
+    Bson selector;
+    append_fenced_selector(selector.get(), table, fence_);
+    if (!mongoc_bulk_operation_update_one_with_opts(bulk.get(), selector.get(), update->get(), upsert.get(), &error))
+      return Failure{Exit::internal, fmt::format("{}: invalid _sync_metadata update: {}", where_, error.message)};
+  }
+  Reply reply;
+  if (!mongoc_bulk_operation_execute(bulk.get(), reply.get(), &error))
+    return is_duplicate_key(error) ? Status(fenced(doing)) : classify(error, where_, doing);
   return success();
 }
 
@@ -276,7 +321,10 @@ Expected<std::vector<TableState>> MetadataStore::load_all() {
   CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
   std::vector<TableState> out;
   const bson_t* doc;
-  while (mongoc_cursor_next(cursor.get(), &doc)) out.push_back(from_bson(doc));
+  while (mongoc_cursor_next(cursor.get(), &doc)) {
+    TableState state = from_bson(doc);
+    if (!state.table_name.empty()) out.push_back(std::move(state));  // not the fence document
+  }
   bson_error_t error;
   if (mongoc_cursor_error(cursor.get(), &error)) return classify(error, where_, "reading _sync_metadata");
   return out;
@@ -296,16 +344,8 @@ Expected<std::optional<TableState>> MetadataStore::load(const std::string& table
 }
 
 Status MetadataStore::save(const TableState& state) {
-  auto coll = collection(client_, db_, kMetadataCollection);
-  Bson selector, opts;
-  append_fenced_selector(selector.get(), state.table_name, fence_);
-  BSON_APPEND_BOOL(opts.get(), "upsert", true);
-  Bson doc = to_bson(state);
-  BSON_APPEND_INT64(doc.get(), "fence", fence_);
-  bson_error_t error;
-  if (!mongoc_collection_replace_one(coll.get(), selector.get(), doc.get(), opts.get(), nullptr, &error))
-    return is_duplicate_key(error) ? Status(fenced("writing _sync_metadata")) : classify(error, where_, "writing _sync_metadata");
-  return success();
+  queue(state, true);
+  return flush();
 }
 
 void MetadataStore::queue(const TableState& state, bool progress) {
@@ -328,53 +368,22 @@ void MetadataStore::queue(const TableState& state, bool progress) {
 
 Status MetadataStore::flush() {
   if (queued_.empty()) return success();
-  auto coll = collection(client_, db_, kMetadataCollection);
-  Bson opts;
-  BSON_APPEND_BOOL(opts.get(), "ordered", false);
-  std::unique_ptr<mongoc_bulk_operation_t, decltype(&mongoc_bulk_operation_destroy)> bulk(
-      mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()), &mongoc_bulk_operation_destroy);
-  Bson upsert;
-  BSON_APPEND_BOOL(upsert.get(), "upsert", true);
-  for (const auto& [table, update] : queued_) {
-    Bson selector;
-    append_fenced_selector(selector.get(), table, fence_);
-    bson_error_t error;
-    if (!mongoc_bulk_operation_update_one_with_opts(bulk.get(), selector.get(), update.get(), upsert.get(), &error))
-      return Failure{Exit::internal, fmt::format("{}: invalid _sync_metadata update: {}", where_, error.message)};
-  }
+  std::vector<std::pair<std::string, const Bson*>> updates;
+  for (const auto& [table, update] : queued_) updates.emplace_back(table, &update);
+  auto st = write(updates, "writing _sync_metadata");
   queued_.clear();
-  Reply reply;
-  bson_error_t error;
-  if (!mongoc_bulk_operation_execute(bulk.get(), reply.get(), &error))
-    return is_duplicate_key(error) ? Status(fenced("writing _sync_metadata")) : classify(error, where_, "writing _sync_metadata");
-  return success();
+  return st;
 }
 
 Status MetadataStore::save_field(const std::string& table, const char* field,
                                  const std::optional<std::vector<std::string>>& key) {
-  auto coll = collection(client_, db_, kMetadataCollection);
-  Bson selector, update, opts;
-  append_fenced_selector(selector.get(), table, fence_);
-  bson_t set;
-  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
-  if (key) append_string_array(&set, field, *key);
-  else BSON_APPEND_NULL(&set, field);
-  BSON_APPEND_INT64(&set, "fence", fence_);
-  bson_append_document_end(update.get(), &set);
-  BSON_APPEND_BOOL(opts.get(), "upsert", true);
-  bson_error_t error;
-  if (!mongoc_collection_update_one(coll.get(), selector.get(), update.get(), opts.get(), nullptr, &error)) {
-    const std::string doing = fmt::format("writing {}", field);
-    return is_duplicate_key(error) ? Status(fenced(doing)) : classify(error, where_, doing);
-  }
-  return success();
+  if (key) return save_fields(table, {{field, *key}});
+  return save_fields(table, {{field, nullptr}});
 }
 
 Status MetadataStore::save_fields(const std::string& table,
                                   const std::vector<std::pair<std::string, FieldValue>>& fields) {
-  auto coll = collection(client_, db_, kMetadataCollection);
-  Bson selector, update, opts;
-  append_fenced_selector(selector.get(), table, fence_);
+  Bson update;
   bson_t set;
   BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
   for (const auto& [name, value] : fields) {
@@ -384,11 +393,7 @@ Status MetadataStore::save_fields(const std::string& table,
   }
   BSON_APPEND_INT64(&set, "fence", fence_);
   bson_append_document_end(update.get(), &set);
-  BSON_APPEND_BOOL(opts.get(), "upsert", true);
-  bson_error_t error;
-  if (!mongoc_collection_update_one(coll.get(), selector.get(), update.get(), opts.get(), nullptr, &error))
-    return is_duplicate_key(error) ? Status(fenced("writing _sync_metadata")) : classify(error, where_, "writing _sync_metadata");
-  return success();
+  return write({{table, &update}}, fields.size() == 1 ? "writing " + fields[0].first : "writing _sync_metadata");
 }
 
 }  // namespace m2m::mongo

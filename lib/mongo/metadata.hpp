@@ -90,17 +90,17 @@ struct TableState {
   bool collection_dropped = false;   // sync.drop_orphans removed its collection
 };
 
-// Every write is fenced: it applies only while no run holding a newer fencing token (see Lease) has
-// written the document, and bump_fence() makes every document the current run's at its start. A write
-// refused by the fence asks `stop` to stop (the lease was lost) and returns Exit::tempfail.
+// Every write is fenced twice: it is sent behind a guard that fails once a run with a newer fencing token
+// (see Lease) claimed the store, and it applies only while no run with a newer token wrote the document.
+// A write refused by the fence asks `stop` to stop (the lease was lost) and returns Exit::tempfail.
 class MetadataStore {
 public:
   // fence 0: a reader (status); it must not write.
   MetadataStore(Client& client, std::string db, std::string where, std::int64_t fence = 0, StopToken* stop = nullptr);
   Status ensure_indexes();
-  // Raises the fence of every table's document to this run's token: from now on a run holding an older
-  // token (one whose lease expired while it stalled) can no longer write any of them.
-  Status bump_fence();
+  // Makes the store this run's: from now on a run holding an older token (one whose lease expired while
+  // it stalled) can no longer write any table's state. One write, however many tables.
+  Status claim();
   Expected<std::optional<TableState>> load(const std::string& table);
   Expected<std::vector<TableState>> load_all();
   Status save(const TableState& state);
@@ -120,6 +120,8 @@ public:
 
 private:
   Failure fenced(std::string_view doing);
+  // One ordered bulk: the fence guard, then each (table, update) as a fenced upsert.
+  Status write(const std::vector<std::pair<std::string, const Bson*>>& updates, std::string_view doing);
 
   Client& client_;
   std::string db_;

@@ -130,22 +130,46 @@ std::string select_chunk(const TablePlan& plan, const std::optional<std::vector<
   return sql;
 }
 
+namespace {
+
+std::vector<const mysql::Column*> change_order(const TablePlan& plan) {
+  std::vector<const mysql::Column*> order{plan.table.find(plan.change_column)};
+  for (const auto* k : key_columns(plan)) order.push_back(k);
+  return order;
+}
+
+}  // namespace
+
+std::string changed_predicate(const TablePlan& plan, const std::vector<std::string>& mark, const std::string& bound,
+                              const Quote& quote) {
+  const auto order = change_order(plan);
+  const std::string c = quote_identifier(plan.change_column);
+  if (mark.empty()) return fmt::format("{} IS NOT NULL", c);
+  // With the key part, rows sharing the mark's time but already written are not read again; with the
+  // time alone (the mark a full sync leaves), rows at that very time are.
+  const std::string beyond = mark.size() == order.size() ? key_after(order, mark, quote)
+                                                         : fmt::format("{} >= {}", c, quote(mark[0]));
+  return bound.empty() ? "(" + beyond + ")" : fmt::format("({} OR {} >= {})", beyond, c, bound);
+}
+
+std::string probe_changes(const std::vector<std::pair<const TablePlan*, std::string>>& tables) {
+  std::vector<std::string> parts;
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    const auto& [plan, predicate] = tables[i];
+    std::string cond = predicate;
+    // Rows whose change column is NULL are read on every run: a table that has any is never quiet.
+    const mysql::Column* chg = plan->table.find(plan->change_column);
+    if (chg && chg->nullable) cond = fmt::format("({} OR {} IS NULL)", cond, quote_identifier(plan->change_column));
+    parts.push_back(fmt::format("SELECT {} FROM DUAL WHERE EXISTS (SELECT 1 FROM {} WHERE {} LIMIT 1)", i,
+                                quote_identifier(plan->table.name), cond));
+  }
+  return fmt::format("{}", fmt::join(parts, " UNION ALL "));
+}
+
 std::string select_changed(const TablePlan& plan, const std::vector<std::string>& mark, const std::string& bound,
                            const std::optional<std::vector<std::string>>& after, std::size_t limit, const Quote& quote) {
-  const mysql::Column* chg = plan.table.find(plan.change_column);
-  std::vector<const mysql::Column*> order{chg};
-  for (const auto* k : key_columns(plan)) order.push_back(k);
-  const std::string c = quote_identifier(plan.change_column);
-  std::vector<std::string> where;
-  if (mark.empty()) {
-    where.push_back(fmt::format("{} IS NOT NULL", c));
-  } else {
-    // With the key part, rows sharing the mark's time but already written are not read again; with the
-    // time alone (the mark a full sync leaves), rows at that very time are.
-    const std::string beyond = mark.size() == order.size() ? key_after(order, mark, quote)
-                                                           : fmt::format("{} >= {}", c, quote(mark[0]));
-    where.push_back(bound.empty() ? "(" + beyond + ")" : fmt::format("({} OR {} >= {})", beyond, c, bound));
-  }
+  const auto order = change_order(plan);
+  std::vector<std::string> where{changed_predicate(plan, mark, bound, quote)};
   if (after) where.push_back("(" + key_after(order, *after, quote) + ")");
   std::vector<std::string> by;
   for (const auto* col : order) by.push_back(key_expression(*col));

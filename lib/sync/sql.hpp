@@ -51,6 +51,15 @@ std::string select_chunk(const TablePlan& plan, const std::optional<std::vector<
 std::string select_changed(const TablePlan& plan, const std::vector<std::string>& mark, const std::string& bound,
                            const std::optional<std::vector<std::string>>& after, std::size_t limit, const Quote& quote);
 
+// The condition of select_changed without the pagination: what an incremental run reads.
+std::string changed_predicate(const TablePlan& plan, const std::vector<std::string>& mark, const std::string& bound,
+                              const Quote& quote);
+
+// One query telling which of `tables` (each with its changed_predicate) have a row to read: it returns
+// the index of each such table. A run over many quiet tables thus reads none of them.
+//   SELECT 0 FROM DUAL WHERE EXISTS (SELECT 1 FROM t0 WHERE ... LIMIT 1) UNION ALL SELECT 1 ...
+std::string probe_changes(const std::vector<std::pair<const TablePlan*, std::string>>& tables);
+
 // Rows whose change column is NULL cannot be placed in time: they are read on every incremental run.
 //   SELECT <fields> FROM <table> WHERE chg IS NULL [AND key > after] ORDER BY key LIMIT n
 std::string select_null_changed(const TablePlan& plan, const std::optional<std::vector<std::string>>& after,

@@ -195,24 +195,46 @@ TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optio
   return report;
 }
 
+namespace {
+
+// The stored mark is [server time of the read, change value, key...] (see current_mark); the read
+// starts after (change value, key...).
+std::vector<std::string> mark_of(const mongo::TableState& prior) {
+  const std::vector<std::string> stored = prior.high_water_mark.value_or(std::vector<std::string>{});
+  return stored.size() > 1 ? std::vector<std::string>(stored.begin() + 1, stored.end()) : std::vector<std::string>{};
+}
+
+// The window re-read every run: a transaction still open when the last run read can commit afterwards
+// with an older timestamp (see window_bound_sql for the time zones).
+std::string window_of(TableContext& ctx, const TablePlan& plan, const mongo::TableState& prior) {
+  const std::vector<std::string> stored = prior.high_water_mark.value_or(std::vector<std::string>{});
+  const auto mark = mark_of(prior);
+  WindowSpec window;
+  window.instant = plan.change_instant;
+  window.zone = plan.change_zone.empty() ? ctx.clock->server_zone : plan.change_zone;
+  window.mark_change = mark.empty() ? std::string() : mark[0];
+  window.previous_read = stored.empty() ? std::string() : stored[0];
+  window.floor = prior.window_floor.value_or("");
+  window.lookback_us = ctx.cfg.sync.lookback.count() * 1000;
+  return window_bound_sql(window, quoter(ctx));
+}
+
+}  // namespace
+
+std::string changed_condition(TableContext& ctx, const TablePlan& plan, const mongo::TableState& prior) {
+  return changed_predicate(plan, mark_of(prior), window_of(ctx, plan, prior), quoter(ctx));
+}
+
+bool reconcile_due(const config::Config& cfg, const mongo::TableState& prior, bool requested) {
+  return requested || (cfg.sync.reconcile_every > 0 && prior.runs_since_reconcile + 1 >= cfg.sync.reconcile_every);
+}
+
 TableReport incremental_sync(TableContext& ctx, const TablePlan& plan, const mongo::TableState& prior, bool reconcile) {
   Stopwatch clock;
   TableReport report = start_report(plan, mongo::SyncType::incremental);
   const auto quote = quoter(ctx);
-  // The stored mark is [server time of the read, change value, key...]: see current_mark().
-  const std::vector<std::string> stored = prior.high_water_mark.value_or(std::vector<std::string>{});
-  const std::vector<std::string> mark_in = stored.size() > 1 ? std::vector<std::string>(stored.begin() + 1, stored.end())
-                                                             : std::vector<std::string>{};
-  // The window re-read every run: a transaction still open when the last run read can commit afterwards
-  // with an older timestamp (see window_bound_sql for the time zones).
-  WindowSpec window;
-  window.instant = plan.change_instant;
-  window.zone = plan.change_zone.empty() ? ctx.clock->server_zone : plan.change_zone;
-  window.mark_change = mark_in.empty() ? std::string() : mark_in[0];
-  window.previous_read = stored.empty() ? std::string() : stored[0];
-  window.floor = prior.window_floor.value_or("");
-  window.lookback_us = ctx.cfg.sync.lookback.count() * 1000;
-  const std::string bound = window_bound_sql(window, quote);
+  const std::vector<std::string> mark_in = mark_of(prior);
+  const std::string bound = window_of(ctx, plan, prior);
 
   std::vector<std::size_t> order{plan.change_field};
   order.insert(order.end(), plan.key.begin(), plan.key.end());
@@ -227,7 +249,7 @@ TableReport incremental_sync(TableContext& ctx, const TablePlan& plan, const mon
   Status st = retry_refused(ctx, plan, prior, report);
   // 1. Rows changed since the mark, and the window, in (change column, key) order. The mark advances
   //    only after MongoDB acknowledged the rows up to it.
-  if (st) {
+  if (st && !ctx.nothing_to_read) {
     OrderedCopy copy;
     copy.order = order;
     copy.sql = [&](const auto& after) { return select_changed(plan, mark_in, bound, after, kChunkRows, quote); };
@@ -242,7 +264,7 @@ TableReport incremental_sync(TableContext& ctx, const TablePlan& plan, const mon
   }
   // 2. Rows whose change column is NULL: no time to compare, so they are copied on every run.
   const mysql::Column* chg = plan.table.find(plan.change_column);
-  if (st && !stop_requested(ctx) && chg && chg->nullable) {
+  if (st && !stop_requested(ctx) && chg && chg->nullable && !ctx.nothing_to_read) {
     OrderedCopy copy;
     copy.order = plan.key;
     copy.sql = [&](const auto& after) { return select_null_changed(plan, after, kChunkRows, quote); };
@@ -250,8 +272,7 @@ TableReport incremental_sync(TableContext& ctx, const TablePlan& plan, const mon
     st = copy_ordered(ctx, plan, copy, report);
   }
   // 3. Deletes are invisible to timestamps: reconcile keys every sync.reconcile_every runs or on request.
-  const bool reconcile_now =
-      reconcile || (ctx.cfg.sync.reconcile_every > 0 && prior.runs_since_reconcile + 1 >= ctx.cfg.sync.reconcile_every);
+  const bool reconcile_now = reconcile_due(ctx.cfg, prior, reconcile);
   if (st && reconcile_now && !stop_requested(ctx)) {
     if (auto deleted = reconcile_deletes(ctx, plan)) report.deleted = *deleted;
     else st = deleted.failure();

@@ -40,7 +40,15 @@ struct TableContext {
   // Create the collection's indexes even when the recorded layout says they exist (sync --full: a
   // collection dropped by hand gets them back).
   bool make_indexes = false;
+  // A probe of this run found nothing for the incremental read (see changed_condition): skip it.
+  bool nothing_to_read = false;
 };
+
+// What the incremental read of `plan` after `prior` selects, as an SQL condition.
+std::string changed_condition(TableContext& ctx, const TablePlan& plan, const mongo::TableState& prior);
+
+// Whether this incremental run reconciles deletes: on request, or every sync.reconcile_every runs.
+bool reconcile_due(const config::Config& cfg, const mongo::TableState& prior, bool requested);
 
 // Full sync of one table; never throws for data or server errors (they go into the report).
 TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optional<mongo::TableState>& prior);

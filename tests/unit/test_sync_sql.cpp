@@ -128,3 +128,16 @@ TEST_CASE("key reads for the delete merge follow MongoDB's order", "[sync][sql]"
   CHECK(sync::select_keys_in_mongo_order(p) ==
         "SELECT `s`, `b`, `n` FROM `order items` ORDER BY CAST(CONVERT(`s` USING utf8mb4) AS BINARY), LENGTH(`b`), `b`, `n`");
 }
+
+TEST_CASE("one probe finds which incremental tables have rows to read", "[sync][sql]") {
+  auto a = plan_of({col("id", "int"), col("updated_at", "timestamp")}, {0}, "updated_at");
+  auto b = plan_of({col("id", "int"), col("updated_at", "timestamp")}, {0}, "updated_at");
+  b.table.name = "b";
+  b.table.columns[1].nullable = true;  // rows with NULL change values are read every run
+  const std::string pa = sync::changed_predicate(a, {"2024-01-01 00:00:00", "7"}, "", quote);
+  CHECK(pa == "((`updated_at` > '2024-01-01 00:00:00') OR (`updated_at` = '2024-01-01 00:00:00' AND `id` > 7))");
+  CHECK(sync::probe_changes({{&a, pa}, {&b, "X"}}) ==
+        "SELECT 0 FROM DUAL WHERE EXISTS (SELECT 1 FROM `order items` WHERE " + pa +
+            " LIMIT 1) UNION ALL SELECT 1 FROM DUAL WHERE EXISTS (SELECT 1 FROM `b` WHERE (X OR `updated_at` IS NULL) "
+            "LIMIT 1)");
+}
