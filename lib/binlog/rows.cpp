@@ -388,9 +388,22 @@ Result<std::size_t> walk(const TableMap& t, const Rows& rows, std::span<const Ke
     for (unsigned i : present[side])
       if (slots[i] >= 0) ++key_present[side];
 
+  const bool update = rows.kind == RowsKind::update;
+  // The image that names the row (the before image of UPDATE and DELETE, the after image of WRITE) must
+  // hold every key column: with binlog_row_image=MINIMAL it holds the primary key only, so a key other
+  // than the primary key cannot be known from it.
+  const int naming = rows.kind == RowsKind::write ? 1 : 0;
+  if (Decode && key_present[naming] != key.size())
+    return make_error(ErrorKind::unsupported,
+                      fmt::format("the {} images of {}.{} lack key columns (binlog_row_image=MINIMAL with a key that "
+                                  "is not the primary key)",
+                                  naming ? "after" : "before", t.database, t.table));
+  // An UPDATE's MINIMAL after image holds only the changed columns: none of the key's, the key did not
+  // change; some, the new key is the before key with those replaced.
+  const bool partial_after = update && key_present[1] > 0 && key_present[1] < key.size();
+
   Cursor c(rows.images);
   std::size_t row = 0;
-  const bool update = rows.kind == RowsKind::update;
   Key scratch;
   while (!c.empty()) {
     RowKeys rk;
@@ -398,8 +411,11 @@ Result<std::size_t> walk(const TableMap& t, const Rows& rows, std::span<const Ke
       const auto& cols = present[image];
       const Bytes nulls = c.take((cols.size() + 7) / 8);
       if (!c.ok()) return truncated_row(t, row, "null bitmap");
-      const bool want = Decode && key_present[image] == key.size();
-      if (want) scratch.assign(key.size(), KeyValue{});
+      const bool want = Decode && (key_present[image] == key.size() || (image == 1 && partial_after));
+      if (want) {
+        if (image == 1 && partial_after) scratch = *rk.before;
+        else scratch.assign(key.size(), KeyValue{});
+      }
       for (std::size_t k = 0; k < cols.size(); ++k) {
         if (bit_set(nulls, k)) continue;  // NULL: no bytes; the scratch value stays null
         const ColumnDef& col = t.columns[cols[k]];

@@ -351,6 +351,38 @@ TEST_CASE("UPDATE images: FULL and MINIMAL, key changes", "[binlog]") {
     REQUIRE(extract_keys(t.map, *ev.as<Rows>(), key, out).value() == 1);
     CHECK((*out[0].after)[0].i == 70);
   }
+  SECTION("MINIMAL: a key of two columns of which one changed: the new key is the old with that one replaced") {
+    const std::vector<KeyColumn> pair = {{0, {}}, {1, {}}};
+    Buf img;
+    img.u8(0).le(7, 4).u8(1).str("a");  // before: columns 0 and 1 (the key)
+    img.u8(0).u8(1).str("b");            // after: column 1 only
+    const auto ev = t.rows(EventType::update_rows_v2, bitmap_of(3, {0, 1}), bitmap_of(3, {1}), img.b);
+    std::vector<RowKeys> out;
+    REQUIRE(extract_keys(t.map, *ev.as<Rows>(), pair, out).value() == 1);
+    REQUIRE(out[0].before);
+    REQUIRE(out[0].after);
+    CHECK((*out[0].before)[0].i == 7);
+    CHECK((*out[0].before)[1].text == "a");
+    CHECK((*out[0].after)[0].i == 7);
+    CHECK((*out[0].after)[1].text == "b");
+  }
+  SECTION("MINIMAL: an image that names the row without every key column cannot be used") {
+    // The key (column 2) is not the primary key (column 0), which is all MINIMAL before images hold.
+    const std::vector<KeyColumn> other = {{2, {}}};
+    Buf img;
+    img.u8(0).le(7, 4);
+    img.u8(0).u8(1).str("z");
+    const auto ev = t.rows(EventType::update_rows_v2, bitmap_of(3, {0}), bitmap_of(3, {1}), img.b);
+    std::vector<RowKeys> out;
+    const auto r = extract_keys(t.map, *ev.as<Rows>(), other, out);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::unsupported);
+    CHECK_THAT(r.error().message, Catch::Contains("lack key columns"));
+    Buf del;
+    del.u8(0).le(9, 4);
+    const auto dev = t.rows(EventType::delete_rows_v1, bitmap_of(3, {0}), {}, del.b);
+    CHECK_FALSE(extract_keys(t.map, *dev.as<Rows>(), other, out));
+  }
   SECTION("MINIMAL DELETE: the before image holds the key only") {
     Buf img;
     img.u8(0).le(9, 4).u8(0).le(10, 4);
