@@ -40,6 +40,7 @@ private:
   std::mutex mutex_;
   std::condition_variable cv_;
   bool finished_ = false;
+  int wake_ = -1;  // eventfd written by finished(), so the watch ends without waiting out its poll
   std::thread thread_;
 };
 

@@ -20,7 +20,9 @@ Expected<ReadTime> read_time(mysql::Connection& conn) {
   // InnoDB shows trx_started in the server's system time zone, whatever the session's. A transaction
   // counts once it has written or locked rows, or while it runs a statement that may write: a statement
   // stamps its rows with its own start time, which is no earlier than its transaction's. Idle readers
-  // (a long mysqldump between statements) do not hold the window back.
+  // (a long mysqldump between statements) do not hold the window back. InnoDB refreshes this table only
+  // when its last read is 100 ms old, so a transaction younger than that may be missing: its rows carry
+  // times within sync.lookback (at least 1 s) of this read, which the window covers anyway.
   auto oldest = conn.query(
       "SELECT DATE_FORMAT(CONVERT_TZ(MIN(trx_started), 'SYSTEM', '+00:00'), '%Y-%m-%d %H:%i:%s.%f') "
       "FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> CONNECTION_ID() AND "

@@ -39,16 +39,18 @@ int StopToken::signal() const noexcept {
   return s > 0 ? s : 0;
 }
 
-bool StopToken::sleep_for(std::chrono::milliseconds d) const {
+bool StopToken::sleep_for(std::chrono::milliseconds d, int wake_fd) const {
   using clock = std::chrono::steady_clock;
   const auto deadline = clock::now() + d;
   while (!requested()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
     if (left <= 0) return true;
     // The eventfd is never read, so once written it stays readable: every waiter wakes.
-    pollfd p{fd_, POLLIN, 0};
-    const int n = ::poll(&p, fd_ >= 0 ? 1 : 0, static_cast<int>(std::min<long long>(left, 1000)));
+    pollfd p[2] = {{fd_, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    const nfds_t n_fds = fd_ < 0 ? 0 : wake_fd < 0 ? 1 : 2;
+    const int n = ::poll(p, n_fds, static_cast<int>(std::min<long long>(left, 1000)));
     if (n < 0 && errno != EINTR) return !requested();
+    if (n > 0 && n_fds == 2 && (p[1].revents & POLLIN)) return false;
   }
   return false;
 }

@@ -36,8 +36,9 @@ public:
   Reason reason() const noexcept;
   int signal() const noexcept;  // the signal number, 0 when not stopped by a signal
 
-  // Sleeps for `d`, or less if a stop is requested: true when the whole time passed.
-  bool sleep_for(std::chrono::milliseconds d) const;
+  // Sleeps for `d`, or less if a stop is requested or `wake_fd` (another eventfd, -1: none) becomes
+  // readable: true when the whole time passed.
+  bool sleep_for(std::chrono::milliseconds d, int wake_fd = -1) const;
   // Waits until a stop is requested or `d` passes: true when a stop was requested.
   bool wait_for_stop(std::chrono::milliseconds d) const { return !sleep_for(d); }
 

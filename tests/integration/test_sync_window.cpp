@@ -12,6 +12,7 @@
 #include <mysql.h>
 
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -141,6 +142,14 @@ TEST_CASE("window: DATETIME change columns catch every update across both daylig
                                env.at("MYSQL_PASSWORD").c_str(), db.name().c_str(),
                                static_cast<unsigned>(std::stoul(env.at("MYSQL_PORT"))), nullptr, 0) != nullptr);
     for (const char* q : {"BEGIN", "UPDATE t SET v = 2 WHERE id = 1"}) REQUIRE(mysql_query(writer, q) == 0);
+    // InnoDB refreshes what INNODB_TRX shows only when its last read is 100 ms old (sync.lookback, at
+    // least 1 s, covers that much): wait, polling more slowly than that, until the transaction is listed.
+    bool listed = false;
+    for (int i = 0; i < 60 && !listed; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      listed = !db.query("SELECT trx_id FROM information_schema.INNODB_TRX WHERE trx_rows_modified > 0").empty();
+    }
+    REQUIRE(listed);
     sync(db);
     const auto meta = rig::mongo_find(db.name(), "_sync_metadata", R"({"table_name": "t"})");
     REQUIRE(meta.size() == 1);
