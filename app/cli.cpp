@@ -261,6 +261,8 @@ int run(int argc, char** argv) {
 
   add_setting_flag(app, g, "--batch-size", "sync.batch_size", "rows per bulk write, 1 to 100000 (SYNC_BATCH_SIZE)",
                    "Sync");
+  add_setting_flag(app, g, "--changes", "sync.changes",
+                   "where changes come from: auto, binlog or timestamp (SYNC_CHANGES)", "Sync");
 
   Action action;
   add_test_connection(app, action);

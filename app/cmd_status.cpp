@@ -77,6 +77,18 @@ void print_text(const Context& ctx, const ops::StatusReport& r) {
              oldest ? "oldest successful sync " + format_duration(*oldest) + " ago"
                     : fmt::format("{} never synced successfully", r.never_succeeded()),
              r.lock_holder ? "; a run is working now (" + *r.lock_holder + ")" : "");
+  if (r.binlog) {
+    const auto& b = *r.binlog;
+    std::string where;
+    if (!r.binlog_now) where = "MySQL not asked: " + ctx.redact(r.binlog_now_error);
+    else if (!r.binlog_now->present) where = "GONE from the server: the next run copies the binlog tables in full";
+    else
+      where = fmt::format("{} bytes behind now{}", r.binlog_now->lag_bytes,
+                          r.binlog_now->oldest ? "; in the oldest binlog left: the next purge forces a full sync" : "");
+    fmt::print("binlog position {}:{} saved {} ago ({} bytes, {}s behind then); {}\n", b.file, b.offset,
+               format_duration(std::chrono::milliseconds(std::max<std::int64_t>(0, r.now_ms - b.updated_ms))),
+               b.lag_bytes, b.lag_seconds, where);
+  }
 }
 
 }  // namespace
@@ -107,6 +119,9 @@ void add_status(CLI::App& app, Action& action) {
         config::Config cfg = ctx.cfg;
         cfg.mongodb.connect_timeout = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(500),
                                                                           timeout - std::chrono::seconds(1));
+        // MySQL is asked only about the binlog files, after MongoDB answered: it gets what is left.
+        cfg.mysql.connect_timeout = std::min(cfg.mysql.connect_timeout, cfg.mongodb.connect_timeout / 2);
+        cfg.mysql.read_timeout = std::min(cfg.mysql.read_timeout, cfg.mongodb.connect_timeout / 2);
         ops::CheckResult result;
         try {
           result = ops::check(ops::load_status(cfg, ctx.log), warn, crit);

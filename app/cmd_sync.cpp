@@ -114,7 +114,9 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
         m.end_ms = now_epoch_ms();
         m.exit_code = code;
         m.report = report;
-        m.tables = ops::try_load_tables(ctx.cfg, ctx.log);
+        auto stored = ops::try_load_state(ctx.cfg, ctx.log);
+        m.tables = std::move(stored.tables);
+        m.binlog = std::move(stored.binlog);
         const auto text = ops::render_metrics(m, read_file(flags->metrics_file));
         if (auto st = write_file_atomically(flags->metrics_file, text, "--metrics-file"); !st)
           ctx.log.error("{}", st.failure().message);

@@ -17,10 +17,13 @@ struct TablesFlags {
 }  // namespace
 
 void print_plan_text(const std::vector<sync::TablePlan>& plan) {
-  fmt::print("{:<28} {:<24} {:<22} {:>10}  {}\n", "TABLE", "KEY", "CHANGE COLUMN", "ROWS~", "COLLECTION");
+  fmt::print("{:<28} {:<24} {:<22} {:>10}  {}\n", "TABLE", "KEY", "CHANGES", "ROWS~", "COLLECTION");
   for (const auto& p : plan) {
     const std::string key = p.has_key() ? join(p.key_columns(), ",") : "(none: staging copy)";
-    const std::string change = p.change_column.empty() ? "full" : p.change_column;
+    // Where changes come from: the binlog, the change column (by name), or a full pass.
+    const std::string change = p.change_source == mongo::ChangeSource::binlog
+                                   ? "binlog"
+                                   : p.change_source == mongo::ChangeSource::timestamp ? p.change_column : "full";
     fmt::print("{:<28} {:<24} {:<22} {:>10}  {}\n", p.table.name + (p.table.is_view ? " (view)" : ""), key, change,
                p.table.row_estimate, p.collection);
   }

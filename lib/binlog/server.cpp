@@ -225,4 +225,23 @@ PositionState locate(const std::vector<BinaryLog>& logs, const Position& pos) {
   return PositionState::beyond_end;
 }
 
+Standing standing(const std::vector<binlog::BinaryLog>& logs, const binlog::Position& position) {
+  Standing s;
+  bool after = false;
+  for (const auto& l : logs) {
+    if (l.name == position.file) {
+      after = s.present = true;
+      s.lag_bytes += l.size > position.offset ? static_cast<std::int64_t>(l.size - position.offset) : 0;
+    } else if (after) {
+      s.lag_bytes += static_cast<std::int64_t>(l.size);
+    }
+  }
+  if (!logs.empty()) {
+    s.oldest_file = logs.front().name;
+    // The newest file is the one being written, which PURGE never removes.
+    s.oldest = logs.front().name == position.file && logs.size() > 1;
+  }
+  return s;
+}
+
 }  // namespace m2m::binlog

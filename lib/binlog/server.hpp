@@ -67,4 +67,13 @@ enum class PositionState {
 };
 PositionState locate(const std::vector<BinaryLog>& logs, const Position& pos);
 
+// Where a position stands among the server's binlog files (SHOW BINARY LOGS, oldest first).
+struct Standing {
+  bool present = false;        // its file is still on the server
+  std::int64_t lag_bytes = 0;  // binlog bytes written after it (0 when its file is gone)
+  std::string oldest_file;     // the oldest file the server still has
+  bool oldest = false;         // its file is that one, and not the one being written: the next purge breaks the chain
+};
+Standing standing(const std::vector<binlog::BinaryLog>& logs, const binlog::Position& position);
+
 }  // namespace m2m::binlog

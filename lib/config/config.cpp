@@ -20,6 +20,15 @@ extern char** environ;
 
 namespace m2m::config {
 
+std::string_view to_string(Changes c) {
+  switch (c) {
+    case Changes::automatic: return "auto";
+    case Changes::binlog: return "binlog";
+    case Changes::timestamp: return "timestamp";
+  }
+  return "auto";
+}
+
 std::string_view to_string(SslMode mode) {
   switch (mode) {
     case SslMode::disabled: return "disabled";
@@ -97,6 +106,10 @@ const std::vector<Setting>& settings() {
       {"sync.lock_ttl", Kind::duration, "", false, 10'000, 86'400'000},
       {"sync.retry_for", Kind::duration, "SYNC_RETRY_FOR", false, 0, 86'400'000},
       {"sync.drop_orphans", Kind::boolean, "", false},
+      {"sync.changes", Kind::string, "SYNC_CHANGES", true, 0, 0, {"auto", "binlog", "timestamp"}},
+      {"binlog.server_id", Kind::integer, "", false, 2, 4'294'967'295LL},
+      {"binlog.max_events", Kind::integer, "", false, 1, 1'000'000'000},
+      {"binlog.max_seconds", Kind::duration, "", false, 1000, 3'600'000},
       {"log.level", Kind::string, "", false, 0, 0, {"debug", "info", "warning", "error", "off"}},
       {"log.file", Kind::string, "", false},
   };
@@ -520,6 +533,13 @@ void parse_tables_section(const toml::table& tables, const std::string& file, Co
       else if (key == "change_column") opts.change_column = str();
       else if (key == "key_columns") opts.key_columns = list();
       else if (key == "exclude_columns") opts.exclude_columns = list();
+      else if (key == "changes") {
+        const std::string c = str();
+        if (c == "auto") opts.changes = Changes::automatic;
+        else if (c == "binlog") opts.changes = Changes::binlog;
+        else if (c == "timestamp") opts.changes = Changes::timestamp;
+        else fail(fmt::format("{}: tables.{}.changes '{}' is not valid; use auto, binlog or timestamp", vwhere, table_name, c));
+      }
       else if (key == "change_zone") {
         opts.change_zone = str();
         if (opts.change_zone.empty() || opts.change_zone.find_first_of("'\\\"`") != std::string::npos)
@@ -536,7 +556,7 @@ void parse_tables_section(const toml::table& tables, const std::string& file, Co
         }
       } else {
         fail(fmt::format("{}: unknown key tables.{}.{}; valid keys are collection, change_column, change_zone, "
-                         "key_columns, exclude_columns, types",
+                         "changes, key_columns, exclude_columns, types",
                          vwhere, table_name, key));
       }
     }
@@ -571,8 +591,9 @@ void read_toml(const std::string& file, const std::string& what, std::map<std::s
       continue;
     }
     const auto* t = node.as_table();
-    if (!t || (sname != "mysql" && sname != "mongodb" && sname != "sync" && sname != "log"))
-      fail(fmt::format("{}: unknown key '{}'; valid sections are [mysql], [mongodb], [sync], [log], [tables.<name>]",
+    if (!t || (sname != "mysql" && sname != "mongodb" && sname != "sync" && sname != "binlog" && sname != "log"))
+      fail(fmt::format("{}: unknown key '{}'; valid sections are [mysql], [mongodb], [sync], [binlog], [log], "
+                       "[tables.<name>]",
                        where, sname));
     for (const auto& [k, v] : *t) {
       const std::string key = sname + "." + std::string(k.str());
@@ -783,6 +804,13 @@ Config load_config(const Inputs& in, std::map<std::string, Raw>& raw, std::vecto
   s.lock_ttl = std::chrono::milliseconds(get<std::int64_t>(raw, "sync.lock_ttl", s.lock_ttl.count()));
   s.retry_for = std::chrono::milliseconds(get<std::int64_t>(raw, "sync.retry_for", s.retry_for.count()));
   s.drop_orphans = get<bool>(raw, "sync.drop_orphans", s.drop_orphans);
+  {
+    const auto c = get<std::string>(raw, "sync.changes", "auto");
+    s.changes = c == "binlog" ? Changes::binlog : c == "timestamp" ? Changes::timestamp : Changes::automatic;
+  }
+  cfg.binlog.server_id = static_cast<std::uint32_t>(get<std::int64_t>(raw, "binlog.server_id", 0));
+  cfg.binlog.max_events = get<std::int64_t>(raw, "binlog.max_events", cfg.binlog.max_events);
+  cfg.binlog.max_seconds = std::chrono::milliseconds(get<std::int64_t>(raw, "binlog.max_seconds", cfg.binlog.max_seconds.count()));
 
   {
     LogLevel level = cfg.log.level;

@@ -21,6 +21,11 @@ std::string_view to_string(SslMode mode);
 
 enum class ZeroDate { null, string };
 
+// Where changes come from: the binary log (every insert, update and delete, by key), the table's change
+// column, or `automatic`: the binlog when the server offers it to this user, else the change column.
+enum class Changes { automatic, binlog, timestamp };
+std::string_view to_string(Changes c);
+
 struct MySql {
   std::string host;       // empty: Connector/C's default (option files, then localhost)
   unsigned port = 0;      // 0: default (3306)
@@ -53,6 +58,7 @@ struct TableOptions {
   // The time zone a DATETIME/DATE change column's values are written in ("+00:00", "Europe/Berlin");
   // empty: the server's time zone.
   std::string change_zone;
+  std::optional<Changes> changes;  // unset: sync.changes
 };
 
 struct Sync {
@@ -78,6 +84,14 @@ struct Sync {
   // Drop the collection of a table that no longer exists in MySQL (dropped or renamed). Off by default:
   // data is never deleted on a guess.
   bool drop_orphans = false;
+  Changes changes = Changes::automatic;
+};
+
+// Reading the binary log (sync.changes = binlog or auto).
+struct Binlog {
+  std::uint32_t server_id = 0;  // the replica id of the dump; 0: derived from the host and database
+  std::int64_t max_events = 1'000'000;  // one run applies at most this many events...
+  std::chrono::milliseconds max_seconds{30'000};  // ...or reads for at most this long, then exits 0
 };
 
 struct Log {
@@ -89,6 +103,7 @@ struct Config {
   MySql mysql;
   MongoDb mongodb;
   Sync sync;
+  Binlog binlog;
   Log log;
   std::map<std::string, TableOptions> tables;
   // Where each setting came from: "mysql.host" -> "MYSQL_HOST (environment)", "config.toml:4", ...

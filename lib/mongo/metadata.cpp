@@ -9,6 +9,21 @@ namespace m2m::mongo {
 
 std::string_view to_string(SyncType t) { return t == SyncType::full ? "full" : "incremental"; }
 
+std::string_view to_string(ChangeSource c) {
+  switch (c) {
+    case ChangeSource::full: return "full";
+    case ChangeSource::timestamp: return "timestamp";
+    case ChangeSource::binlog: return "binlog";
+  }
+  return "full";
+}
+
+std::optional<ChangeSource> parse_change_source(std::string_view text) {
+  for (auto c : {ChangeSource::full, ChangeSource::timestamp, ChangeSource::binlog})
+    if (to_string(c) == text) return c;
+  return std::nullopt;
+}
+
 std::string_view to_string(TableStatus s) {
   switch (s) {
     case TableStatus::success: return "success";
@@ -135,6 +150,7 @@ Bson to_bson(const TableState& s, bool progress = true) {
   BSON_APPEND_BOOL(d, "dropped", s.dropped);
   if (s.dropped_ms) BSON_APPEND_DATE_TIME(d, "dropped_time", s.dropped_ms);
   BSON_APPEND_BOOL(d, "collection_dropped", s.collection_dropped);
+  append_text(d, "change_source", to_string(s.change_source));
   return b;
 }
 
@@ -177,6 +193,7 @@ TableState from_bson(const bson_t* doc) {
     else if (key == "dropped" && BSON_ITER_HOLDS_BOOL(&it)) s.dropped = bson_iter_bool(&it);
     else if (key == "dropped_time" && BSON_ITER_HOLDS_DATE_TIME(&it)) s.dropped_ms = bson_iter_date_time(&it);
     else if (key == "collection_dropped" && BSON_ITER_HOLDS_BOOL(&it)) s.collection_dropped = bson_iter_bool(&it);
+    else if (key == "change_source") s.change_source = parse_change_source(str()).value_or(ChangeSource::full);
     else if (key == "refused_rows" && BSON_ITER_HOLDS_ARRAY(&it)) {
       bson_iter_t rows;
       bson_iter_recurse(&it, &rows);
@@ -220,8 +237,8 @@ namespace {
 // {table_name: T, $or: [{fence: {$lte: F}}, {fence: {$exists: false}}]}: the document as long as no run
 // with a newer token wrote it. When it was, an upsert with this filter collides with the unique index on
 // table_name (E11000), which is how a fenced write shows.
-void append_fenced_selector(bson_t* selector, const std::string& table, std::int64_t fence) {
-  BSON_APPEND_UTF8(selector, "table_name", table.c_str());
+void append_fenced_selector(bson_t* selector, const std::string& table, std::int64_t fence, const char* field = "table_name") {
+  BSON_APPEND_UTF8(selector, field, table.c_str());
   bson_t ors, a, b, lte, exists;
   BSON_APPEND_ARRAY_BEGIN(selector, "$or", &ors);
   BSON_APPEND_DOCUMENT_BEGIN(&ors, "0", &a);
@@ -257,6 +274,14 @@ Failure MetadataStore::fenced(std::string_view doing) {
 // once another run claimed it with a newer token, that upsert collides with the existing _id (E11000)
 // and the ordered bulk stops before any state is written.
 constexpr const char* kFenceId = "m2m_fence";
+constexpr const char* kBinlogId = "m2m_binlog";
+
+// The store's own documents (the fence, the binlog position) carry a table_name no MySQL table can have
+// (identifiers cannot hold NUL): the unique index on table_name admits them, and readers skip them.
+void append_own_table_name(bson_t* doc, std::string_view id) {
+  const std::string name = std::string(1, '\0') + std::string(id);
+  bson_append_utf8(doc, "table_name", -1, name.data(), static_cast<int>(name.size()));
+}
 
 Status MetadataStore::claim() {
   auto coll = collection(client_, db_, kMetadataCollection);
@@ -269,6 +294,7 @@ Status MetadataStore::claim() {
   BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
   BSON_APPEND_INT64(&set, "token", fence_);
   BSON_APPEND_DATE_TIME(&set, "claimed_at", now_epoch_ms());
+  append_own_table_name(&set, kFenceId);
   bson_append_document_end(update.get(), &set);
   BSON_APPEND_BOOL(opts.get(), "upsert", true);
   bson_error_t error;
@@ -277,7 +303,8 @@ Status MetadataStore::claim() {
   return success();
 }
 
-Status MetadataStore::write(const std::vector<std::pair<std::string, const Bson*>>& updates, std::string_view doing) {
+Status MetadataStore::write(const std::vector<std::pair<std::string, const Bson*>>& updates, std::string_view doing,
+                           bool by_id) {
   auto coll = collection(client_, db_, kMetadataCollection);
   Bson opts;
   BSON_APPEND_BOOL(opts.get(), "ordered", true);
@@ -299,7 +326,7 @@ Status MetadataStore::write(const std::vector<std::pair<std::string, const Bson*
   }
   for (const auto& [table, update] : updates) {
     Bson selector;
-    append_fenced_selector(selector.get(), table, fence_);
+    append_fenced_selector(selector.get(), table, fence_, by_id ? "_id" : "table_name");
     if (!mongoc_bulk_operation_update_one_with_opts(bulk.get(), selector.get(), update->get(), upsert.get(), &error))
       return Failure{Exit::internal, fmt::format("{}: invalid _sync_metadata update: {}", where_, error.message)};
   }
@@ -323,7 +350,8 @@ Expected<std::vector<TableState>> MetadataStore::load_all() {
   const bson_t* doc;
   while (mongoc_cursor_next(cursor.get(), &doc)) {
     TableState state = from_bson(doc);
-    if (!state.table_name.empty()) out.push_back(std::move(state));  // not the fence document
+    // Not the store's own documents (the fence, the binlog position): their table_name starts with NUL.
+    if (!state.table_name.empty() && state.table_name[0] != '\0') out.push_back(std::move(state));
   }
   bson_error_t error;
   if (mongoc_cursor_error(cursor.get(), &error)) return classify(error, where_, "reading _sync_metadata");
@@ -394,6 +422,57 @@ Status MetadataStore::save_fields(const std::string& table,
   BSON_APPEND_INT64(&set, "fence", fence_);
   bson_append_document_end(update.get(), &set);
   return write({{table, &update}}, fields.size() == 1 ? "writing " + fields[0].first : "writing _sync_metadata");
+}
+
+Expected<std::optional<BinlogState>> MetadataStore::load_binlog() {
+  auto coll = collection(client_, db_, kMetadataCollection);
+  Bson filter;
+  BSON_APPEND_UTF8(filter.get(), "_id", kBinlogId);
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), nullptr, nullptr));
+  const bson_t* doc;
+  std::optional<BinlogState> out;
+  if (mongoc_cursor_next(cursor.get(), &doc)) {
+    BinlogState b;
+    bson_iter_t it;
+    auto text = [&](const char* key) -> std::string {
+      if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it)) return bson_iter_utf8(&it, nullptr);
+      return {};
+    };
+    auto number = [&](const char* key) -> std::int64_t {
+      if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it)) return bson_iter_as_int64(&it);
+      return 0;
+    };
+    b.file = text("file");
+    b.offset = static_cast<std::uint64_t>(number("offset"));
+    b.identity = text("identity");
+    if (bson_iter_init_find(&it, doc, "updated") && BSON_ITER_HOLDS_DATE_TIME(&it)) b.updated_ms = bson_iter_date_time(&it);
+    b.lag_bytes = number("lag_bytes");
+    b.lag_seconds = number("lag_seconds");
+    b.oldest_file = text("oldest_file");
+    b.oldest = bson_iter_init_find(&it, doc, "oldest") && BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
+    out = std::move(b);
+  }
+  bson_error_t error;
+  if (mongoc_cursor_error(cursor.get(), &error)) return classify(error, where_, "reading the binlog position");
+  return out;
+}
+
+Status MetadataStore::save_binlog(const BinlogState& b) {
+  Bson update;
+  bson_t set;
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+  BSON_APPEND_UTF8(&set, "file", b.file.c_str());
+  BSON_APPEND_INT64(&set, "offset", static_cast<std::int64_t>(b.offset));
+  BSON_APPEND_UTF8(&set, "identity", b.identity.c_str());
+  BSON_APPEND_DATE_TIME(&set, "updated", b.updated_ms);
+  BSON_APPEND_INT64(&set, "lag_bytes", b.lag_bytes);
+  BSON_APPEND_INT64(&set, "lag_seconds", b.lag_seconds);
+  BSON_APPEND_UTF8(&set, "oldest_file", b.oldest_file.c_str());
+  BSON_APPEND_BOOL(&set, "oldest", b.oldest);
+  append_own_table_name(&set, kBinlogId);
+  BSON_APPEND_INT64(&set, "fence", fence_);
+  bson_append_document_end(update.get(), &set);
+  return write({{std::string(kBinlogId), &update}}, "writing the binlog position", true);
 }
 
 }  // namespace m2m::mongo

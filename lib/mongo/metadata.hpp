@@ -25,6 +25,15 @@ enum class TableStatus {
   planned,  // --dry-run: what a run would do
   dropped,  // the table no longer exists in MySQL
 };
+// Where a table's changes come from: the binary log, its change column, or nowhere (a full pass).
+enum class ChangeSource { full, timestamp, binlog };
+std::string_view to_string(ChangeSource c);
+std::optional<ChangeSource> parse_change_source(std::string_view text);
+template <typename BasicJsonType>
+void to_json(BasicJsonType& j, const ChangeSource& c) {
+  j = std::string(to_string(c));
+}
+
 std::string_view to_string(SyncType t);
 std::string_view to_string(TableStatus s);
 std::optional<SyncType> parse_sync_type(std::string_view text);
@@ -88,6 +97,21 @@ struct TableState {
   bool dropped = false;
   std::int64_t dropped_ms = 0;
   bool collection_dropped = false;   // sync.drop_orphans removed its collection
+  ChangeSource change_source = ChangeSource::full;  // what the last completed sync read changes from
+};
+
+// The binlog position of the source database, with the server it belongs to: one document in
+// _sync_metadata ({_id: "m2m_binlog"}). Advanced only at a transaction boundary, after everything
+// before it was written to MongoDB.
+struct BinlogState {
+  std::string file;                  // "mysql-bin.000042"
+  std::uint64_t offset = 0;
+  std::string identity;              // the server's (Capabilities::identity); another server: start over
+  std::int64_t updated_ms = 0;       // when a run last saved it
+  std::int64_t lag_bytes = 0;        // binlog bytes written after it, at that run's end
+  std::int64_t lag_seconds = 0;      // age of the oldest event not yet applied, at that run's end (0: none)
+  std::string oldest_file;           // the oldest binlog the server still had at that run's end
+  bool oldest = false;               // `file` was the oldest left: the next purge breaks the chain
 };
 
 // Every write is fenced twice: it is sent behind a guard that fails once a run with a newer fencing token
@@ -117,11 +141,15 @@ public:
   // Writes a few fields at once: (name, value) with a string array, a string, or null.
   using FieldValue = std::variant<std::nullptr_t, std::string, std::vector<std::string>>;
   Status save_fields(const std::string& table, const std::vector<std::pair<std::string, FieldValue>>& fields);
+  // The source database's binlog position (nullopt: none stored yet), and its fenced write.
+  Expected<std::optional<BinlogState>> load_binlog();
+  Status save_binlog(const BinlogState& state);
 
 private:
   Failure fenced(std::string_view doing);
   // One ordered bulk: the fence guard, then each (table, update) as a fenced upsert.
-  Status write(const std::vector<std::pair<std::string, const Bson*>>& updates, std::string_view doing);
+  Status write(const std::vector<std::pair<std::string, const Bson*>>& updates, std::string_view doing,
+               bool by_id = false);
 
   Client& client_;
   std::string db_;

@@ -61,6 +61,16 @@ std::string render_metrics(const RunMetrics& m, const std::optional<std::string>
     metric(out, "mysql2mongo_last_run_failed_tables", "gauge", "Tables that failed in the last sync run.");
     out += fmt::format("mysql2mongo_last_run_failed_tables {}\n", m.report->failed());
   }
+  if (m.binlog) {
+    metric(out, "mysql2mongo_binlog_lag_bytes", "gauge", "Binlog bytes written after the stored position, at the last run's end.");
+    out += fmt::format("mysql2mongo_binlog_lag_bytes {}\n", m.binlog->lag_bytes);
+    metric(out, "mysql2mongo_binlog_lag_seconds", "gauge",
+           "Age of the oldest binlog event not yet applied, at the last run's end (0: none).");
+    out += fmt::format("mysql2mongo_binlog_lag_seconds {}\n", m.binlog->lag_seconds);
+    metric(out, "mysql2mongo_binlog_position_in_oldest_file", "gauge",
+           "1 when the stored position is in the oldest binlog left on the server: the next purge forces a full sync.");
+    out += fmt::format("mysql2mongo_binlog_position_in_oldest_file {}\n", m.binlog->oldest ? 1 : 0);
+  }
   if (m.tables.empty()) return out;
   struct PerTable {
     const char* name;

@@ -2,6 +2,7 @@
 
 #include "mongo/client.hpp"
 #include "mongo/lease.hpp"
+#include "mysql/connection.hpp"
 #include "util/text.hpp"
 
 #include <fmt/format.h>
@@ -45,16 +46,27 @@ StatusReport load_status(const config::Config& cfg, Logger& log) {
   // A live lease means a run is working right now.
   if (auto lease = mongo::read_lease(client, r.database, pool->where()).or_throw(); lease && lease->live(r.now_ms))
     r.lock_holder = lease->owner;
+
+  r.binlog = meta.load_binlog().or_throw();
+  if (r.binlog) {
+    // Whether the next run can go on from the position is MySQL's to say; status answers without it.
+    auto conn = mysql::Connection::open(cfg.mysql, log);
+    auto logs = conn ? binlog::binary_logs(*conn) : Expected<std::vector<binlog::BinaryLog>>(conn.failure());
+    if (logs) r.binlog_now = binlog::standing(*logs, {r.binlog->file, r.binlog->offset});
+    else r.binlog_now_error = logs.failure().message;
+  }
   return r;
 }
 
-std::vector<mongo::TableState> try_load_tables(const config::Config& cfg, Logger& log) {
+StoredState try_load_state(const config::Config& cfg, Logger& log) {
+  StoredState out;
   auto pool = mongo::Pool::open(cfg.mongodb, log);
-  if (!pool) return {};
+  if (!pool) return out;
   auto client = (*pool)->acquire();
   mongo::MetadataStore meta(client, cfg.mongo_database(), (*pool)->where());
-  auto tables = meta.load_all();
-  return tables ? *tables : std::vector<mongo::TableState>{};
+  if (auto tables = meta.load_all()) out.tables = std::move(*tables);
+  if (auto b = meta.load_binlog()) out.binlog = std::move(*b);
+  return out;
 }
 
 nlohmann::ordered_json to_json(const StatusReport& r, const config::Config& cfg) {
@@ -80,6 +92,7 @@ nlohmann::ordered_json to_json(const StatusReport& r, const config::Config& cfg)
     e["status"] = t.status;
     e["duration_seconds"] = t.duration_seconds;
     e["collection"] = t.collection;
+    e["change_source"] = t.change_source;
     e["last_success_time"] = t.last_success_ms ? nlohmann::ordered_json(iso8601_utc(t.last_success_ms)) : nlohmann::ordered_json(nullptr);
     e["age_seconds"] = t.last_success_ms ? nlohmann::ordered_json((r.now_ms - t.last_success_ms) / 1000) : nlohmann::ordered_json(nullptr);
     e["rows_deleted"] = t.rows_deleted;
@@ -96,6 +109,26 @@ nlohmann::ordered_json to_json(const StatusReport& r, const config::Config& cfg)
   }
   data["tables"] = tables;
   j["sync_data"] = data;
+  if (r.binlog) {
+    const auto& b = *r.binlog;
+    nlohmann::ordered_json bj;
+    bj["file"] = b.file;
+    bj["position"] = b.offset;
+    bj["saved_time"] = iso8601_utc(b.updated_ms);
+    // At the end of the run that saved it; "server" below is now.
+    bj["lag_bytes"] = b.lag_bytes;
+    bj["lag_seconds"] = b.lag_seconds;
+    if (r.binlog_now) {
+      bj["server"] = {{"file_present", r.binlog_now->present},
+                      {"oldest_file", r.binlog_now->oldest_file},
+                      {"in_oldest_file", r.binlog_now->oldest},
+                      {"lag_bytes", r.binlog_now->lag_bytes}};
+    } else {
+      bj["server"] = nullptr;
+      bj["server_error"] = r.binlog_now_error;
+    }
+    j["binlog"] = bj;
+  }
   return j;
 }
 
@@ -120,7 +153,7 @@ CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::ch
     return check_unknown(fmt::format("every table recorded in {}._sync_metadata no longer exists in MySQL", r.database));
   const auto age = r.oldest_success_age();
   const std::int64_t age_s = age ? age->count() / 1000 : -1;
-  const std::string perf = fmt::format("age={}s;{};{} tables={} failed={}", std::max<std::int64_t>(age_s, 0),
+  std::string perf = fmt::format("age={}s;{};{} tables={} failed={}", std::max<std::int64_t>(age_s, 0),
                                        warn.count() / 1000, crit.count() / 1000, r.tables.size() - r.dropped(), r.failed());
   int code = 0;
   std::string detail;
@@ -139,6 +172,23 @@ CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::ch
     if (*age > crit) code = 2;
     else if (*age > warn || !failed.empty()) code = 1;
     if (!failed.empty()) detail += fmt::format(", last run failed for {}", join(failed, ", "));
+  }
+  if (r.binlog) {
+    // The position matters only while the file it points into exists: once purged, the next run must copy
+    // every binlog table in full. The server's word now, else what the last run saw.
+    const bool gone = r.binlog_now && !r.binlog_now->present;
+    const bool oldest = r.binlog_now ? r.binlog_now->oldest : r.binlog->oldest;
+    if (gone) {
+      code = 2;
+      detail += fmt::format(", binlog {} is no longer on the server: the next run copies the binlog tables in full",
+                            r.binlog->file);
+    } else if (oldest) {
+      code = std::max(code, 1);
+      detail += fmt::format(", binlog position is in {}, the oldest binlog left: the next purge forces a full sync",
+                            r.binlog->file);
+    }
+    const auto lag = r.binlog_now && r.binlog_now->present ? r.binlog_now->lag_bytes : r.binlog->lag_bytes;
+    perf += fmt::format(" binlog_lag={}B binlog_lag_seconds={}s", lag, r.binlog->lag_seconds);
   }
   static const char* names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
   return {code, fmt::format("MYSQL2MONGO {} - {} | {}", names[code], detail, perf)};

@@ -1,6 +1,7 @@
 // `status`: what _sync_metadata says about each table, and the Nagios/Icinga check built on it.
 #pragma once
 
+#include "binlog/server.hpp"
 #include "config/config.hpp"
 #include "mongo/metadata.hpp"
 #include "util/log.hpp"
@@ -19,6 +20,12 @@ struct StatusReport {
   std::vector<mongo::TableState> tables; // by table name
   std::optional<std::string> lock_holder;  // a live run's "host:pid"
   std::int64_t now_ms = 0;
+  // The stored binlog position of the tables that read their changes from the binlog, if any.
+  std::optional<mongo::BinlogState> binlog;
+  // Where that position stands among the server's binlog files now: read when MySQL answers (status
+  // itself needs only MongoDB); else binlog_now_error says why not.
+  std::optional<binlog::Standing> binlog_now;
+  std::string binlog_now_error;
 
   std::size_t failed() const;
   // The oldest last-success age among the tables (nullopt when a table never succeeded or none exist).
@@ -27,11 +34,18 @@ struct StatusReport {
   std::size_t dropped() const;  // tables that no longer exist in MySQL
 };
 
-// Reads the metadata (MongoDB only: it works while MySQL is down). Throws Error when it cannot.
+// Reads the metadata (MongoDB only: it works while MySQL is down). Throws Error when it cannot. With a
+// binlog position stored, also asks MySQL which binlog files it still has (best effort, within
+// cfg.mysql.connect_timeout).
 StatusReport load_status(const config::Config& cfg, Logger& log);
 
-// The per-table metadata, or nothing when it cannot be read (for the metrics file after a failed run).
-std::vector<mongo::TableState> try_load_tables(const config::Config& cfg, Logger& log);
+// The per-table metadata and the binlog position, or nothing when they cannot be read (for the metrics
+// file after a failed run).
+struct StoredState {
+  std::vector<mongo::TableState> tables;
+  std::optional<mongo::BinlogState> binlog;
+};
+StoredState try_load_state(const config::Config& cfg, Logger& log);
 
 // The seed's status response: "scheduler" (here: the lock and the interval the timer uses) and
 // "sync_data" {total_tables, tables{name: {last_sync_time, sync_type, records_synced, status,
@@ -43,9 +57,10 @@ struct CheckResult {
   std::string line;      // "MYSQL2MONGO OK - 16 tables, oldest sync 4m ago | age=240s;3600;10800 ..."
 };
 
-// OK when every table succeeded recently; WARNING when the oldest success is older than `warn` or a
-// table's last run failed; CRITICAL when older than `crit` or a table never succeeded; UNKNOWN when
-// nothing is recorded.
+// OK when every table succeeded recently; WARNING when the oldest success is older than `warn`, a
+// table's last run failed or the binlog position is in the oldest binlog file left (the next purge
+// breaks the chain); CRITICAL when older than `crit`, a table never succeeded or the position's binlog
+// file is gone; UNKNOWN when nothing is recorded.
 CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::chrono::milliseconds crit);
 
 // UNKNOWN with the reason, for when the metadata cannot be read at all: one line of at most

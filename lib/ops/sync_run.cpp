@@ -5,6 +5,8 @@
 #include "mongo/metadata.hpp"
 #include "mongo/writer.hpp"
 #include "mysql/connection.hpp"
+#include "ops/binlog_step.hpp"
+#include "sync/binlog_sync.hpp"
 #include "sync/state.hpp"
 #include "sync/table_sync.hpp"
 #include "mongo/admin.hpp"
@@ -20,7 +22,9 @@ namespace m2m::ops {
 
 std::vector<sync::TablePlan> plan_tables(const config::Config& cfg, const sync::Selection& selection, Logger& log) {
   auto conn = mysql::Connection::open(cfg.mysql, log).or_throw();
-  return sync::make_plan(conn, cfg, selection, log).or_throw();
+  auto plans = sync::make_plan(conn, cfg, selection, log).or_throw();
+  resolve_changes(plans, conn, log);
+  return plans;
 }
 
 std::string_view Decision::reason() const {
@@ -33,18 +37,34 @@ std::string_view Decision::reason() const {
     case Why::first_sync: return "first sync";
     case Why::schema_changed: return "schema changed since the last sync (columns, types or key differ): full resync";
     case Why::no_mark: return "no high-water mark recorded yet";
+    case Why::binlog: return "";
+    case Why::binlog_start: return "switching to binlog change capture: a full sync is its starting point";
   }
   return "";
+}
+
+mongo::ChangeSource change_source(const sync::TablePlan& plan, bool binlog_ok) {
+  using mongo::ChangeSource;
+  if (!plan.has_key()) return ChangeSource::full;
+  const auto by_column = plan.change_column.empty() ? ChangeSource::full : ChangeSource::timestamp;
+  switch (plan.changes) {
+    case config::Changes::timestamp: return by_column;
+    case config::Changes::binlog: return ChangeSource::binlog;
+    case config::Changes::automatic: return binlog_ok ? ChangeSource::binlog : by_column;
+  }
+  return by_column;
 }
 
 Decision decide(const sync::TablePlan& plan, const std::optional<TableStateView>& prior, Mode mode) {
   using Why = Decision::Why;
   if (mode == Mode::full) return {Why::requested_full};
   if (!plan.has_key()) return {Why::no_key};
-  if (plan.change_column.empty()) return {Why::no_change_column};
+  if (plan.change_source == mongo::ChangeSource::full) return {Why::no_change_column};
   if (prior && prior->has_checkpoint) return {Why::resuming};
   if (!prior || !prior->ever_succeeded) return {Why::first_sync};
   if (prior->fingerprint != plan.fingerprint) return {Why::schema_changed};
+  if (plan.change_source == mongo::ChangeSource::binlog)
+    return {prior->change_source == mongo::ChangeSource::binlog ? Why::binlog : Why::binlog_start};
   if (!prior->has_mark) return {Why::no_mark};
   return {Why::changes};
 }
@@ -64,8 +84,7 @@ StopToken::Registration interruptible(mysql::Connection& conn, StopToken* stop) 
 std::optional<TableStateView> view_of(const std::optional<mongo::TableState>& prior) {
   if (!prior) return std::nullopt;
   return TableStateView{prior->last_success_ms != 0 || prior->last_complete_ms != 0, prior->checkpoint.has_value(),
-                        prior->high_water_mark.has_value(),
-                        prior->schema_fingerprint};
+                        prior->high_water_mark.has_value(), prior->schema_fingerprint, prior->change_source};
 }
 
 // Marks the metadata of tables that no longer exist in MySQL as dropped (once, with a warning), and with
@@ -159,6 +178,8 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
   auto conn = mysql::Connection::open(cfg.mysql, log).or_throw();
   auto cancel_mysql = interruptible(conn, options.stop);
   out.plan = sync::make_plan(conn, cfg, options.selection, log).or_throw();
+  // Where each table's changes come from; a binlog that is configured but unavailable stops here (78).
+  const std::optional<binlog::Capabilities> caps = resolve_changes(out.plan, conn, log);
 
   auto pool = mongo::Pool::open(cfg.mongodb, log).or_throw();
   auto client = pool->acquire();
@@ -178,6 +199,7 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
       t.table = plan.table.name;
       t.collection = plan.collection;
       t.sync_type = d.incremental() ? mongo::SyncType::incremental : mongo::SyncType::full;
+      t.change_source = plan.change_source;
       t.reason = d.reason();
       t.status = mongo::TableStatus::planned;
       report.tables[plan.table.name] = std::move(t);
@@ -216,6 +238,62 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
     sync::TableContext probe{conn, client, db, cfg, wc, meta, log, options.force_deletes, options.stop, options.progress};
     probe.clock = &clock;
     quiet = quiet_tables(probe, out.plan, stored, options, log);
+  }
+
+  // The binlog: read from the stored position to the end, applying the changed keys of the tables that
+  // read it; or, without a usable position, a fresh one read now, before any table is copied.
+  std::vector<const sync::TablePlan*> binlog_plans;
+  for (const auto& p : out.plan)
+    if (p.change_source == mongo::ChangeSource::binlog) binlog_plans.push_back(&p);
+  std::optional<BinlogStart> start;
+  std::optional<sync::BinlogRun> binlog_run;
+  std::optional<Failure> binlog_failure;
+  const std::uint32_t server_id = binlog_server_id(cfg);
+  bool jump_to_fresh = false;  // save the position read before the copies, not one reached by reading
+  if (!binlog_plans.empty()) {
+    const auto stored_binlog = meta.load_binlog().or_throw();
+    const bool meta_has_binlog = stored_binlog.has_value();
+    start = binlog_start(conn, *caps, stored_binlog).or_throw();
+    report.binlog = sync::RunReport::Binlog{};
+    report.binlog->fallback = start->fallback;
+    report.binlog->from = to_text(start->position);
+    report.binlog->to = report.binlog->from;
+    // Only the tables whose state is current follow the log; the others are copied in full below.
+    std::vector<const sync::TablePlan*> follow;
+    for (const auto* p : binlog_plans) {
+      auto it = stored.find(p->table.name);
+      if (it != stored.end() && decide(*p, view_of(it->second), options.mode).why == Decision::Why::binlog)
+        follow.push_back(p);
+    }
+    if (!start->fallback.empty()) {
+      // The first run of the binlog is no news; losing the position is.
+      log.write(meta_has_binlog ? LogLevel::warning : LogLevel::info, fmt::format("binlog: {}", start->fallback));
+    } else if (follow.empty()) {
+      // Every binlog table is copied in full this run (--full, or back from the change column): the log
+      // before now concerns none of them, so it is not read; the next run starts from now.
+      jump_to_fresh = true;
+    } else {
+      sync::TableContext ctx{conn, client, db, cfg, wc, meta, log, options.force_deletes, options.stop, options.progress};
+      ctx.clock = &clock;
+      auto save = [&](const binlog::Position& p) -> Status {
+        auto state = binlog_state_after(conn, *caps, p, 0);
+        if (!state) return state.failure();
+        return meta.save_binlog(*state);
+      };
+      if (auto r = sync::apply_binlog(ctx, follow, start->position, server_id, save)) {
+        binlog_run = std::move(*r);
+        report.binlog->to = to_text(binlog_run->to);
+        report.binlog->events = binlog_run->events;
+        report.binlog->row_events = binlog_run->row_events;
+        report.binlog->changed_keys = binlog_run->changed_keys;
+        report.binlog->limited = binlog_run->limited;
+        log.info("binlog: {} events from {} to {}, {} changed keys{}", binlog_run->events, report.binlog->from,
+                 report.binlog->to, binlog_run->changed_keys, binlog_run->limited ? " (limit reached; the next run goes on)" : "");
+      } else {
+        binlog_failure = r.failure();
+        log.error("binlog: {}", r.failure().message);
+      }
+    }
   }
 
   // The tables' records go in bulk: every few seconds (so status stays fresh during a long run) and at
@@ -269,11 +347,39 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
         ctx.clock = &clock;
         ctx.make_indexes = options.mode == Mode::full;
         ctx.nothing_to_read = attempt == 1 && quiet.count(plan.table.name);
-        log.info("table {}: {} sync into {}{}", plan.table.name, d.incremental() ? "incremental" : "full",
-                 plan.collection, d.reason().empty() ? "" : fmt::format(" ({})", d.reason()));
-        t = d.incremental() ? sync::incremental_sync(ctx, plan, **prior, options.reconcile)
-                            : sync::full_sync(ctx, plan, *prior);
-        if (t.reason.empty()) t.reason = d.reason();
+        ctx.change_source = plan.change_source;
+        // A binlog table whose log could not be applied this run: a full sync (DDL, another schema, a lost
+        // position), or the binlog step's failure.
+        std::string binlog_reason;
+        if (d.why == Decision::Why::binlog) {
+          if (start && !start->fallback.empty()) binlog_reason = start->fallback;
+          else if (binlog_run && binlog_run->resync.count(plan.table.name)) binlog_reason = binlog_run->resync.at(plan.table.name);
+          // TRUNCATE emptied it: the binlog proves that every document must go, past the delete guard.
+          if (binlog_run && binlog_run->truncated.count(plan.table.name)) ctx.force_deletes = true;
+        }
+        const bool by_binlog = d.why == Decision::Why::binlog && binlog_reason.empty();
+        const bool incremental = d.incremental() && binlog_reason.empty();
+        const std::string reason = binlog_reason.empty() ? std::string(d.reason()) : binlog_reason;
+        log.info("table {}: {} sync into {}{}", plan.table.name, incremental ? "incremental" : "full", plan.collection,
+                 reason.empty() ? "" : fmt::format(" ({})", reason));
+        if (by_binlog && binlog_failure) {
+          t = sync::TableReport{};
+          t.table = plan.table.name;
+          t.collection = plan.collection;
+          t.sync_type = mongo::SyncType::incremental;
+          t.change_source = plan.change_source;
+          t.status = mongo::TableStatus::failed;
+          t.error = *binlog_failure;
+        } else if (by_binlog) {
+          sync::TableReport applied;
+          if (binlog_run)
+            if (auto it = binlog_run->tables.find(plan.table.name); it != binlog_run->tables.end()) applied = it->second;
+          t = sync::binlog_sync(ctx, plan, **prior, applied, options.reconcile);
+        } else {
+          t = incremental ? sync::incremental_sync(ctx, plan, **prior, options.reconcile)
+                          : sync::full_sync(ctx, plan, *prior);
+        }
+        if (t.reason.empty()) t.reason = reason;
         if (d.warn() && t.status == mongo::TableStatus::success) t.warnings.emplace_back(d.reason());
       }
       // Retrying: the next attempt reads back what this one wrote as it went (its checkpoint); its queued
@@ -309,6 +415,29 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
     unflushed.push_back(plan.table.name);
     report.tables[plan.table.name] = std::move(t);
     if (std::chrono::steady_clock::now() - last_flush > std::chrono::seconds(2)) flush_records();
+  }
+  // The binlog position for the next run: after a fallback, the one read before the tables were copied.
+  if (start && (jump_to_fresh || !start->fallback.empty()) && !stopping(options)) {
+    if (auto state = binlog_state_after(conn, *caps, start->fresh, 0)) {
+      if (auto st = meta.save_binlog(*state); !st) log.error("{}", st.failure().message);
+      report.binlog->to = to_text(start->fresh);
+      report.binlog->lag_bytes = state->lag_bytes;
+    } else {
+      log.error("binlog: {}", state.failure().message);
+    }
+  } else if (binlog_run) {
+    // The lag left: what a limited run did not read.
+    const std::int64_t lag_s = binlog_run->limited && binlog_run->last_event_time
+                                   ? std::max<std::int64_t>(0, now_epoch_ms() / 1000 - binlog_run->last_event_time)
+                                   : 0;
+    if (auto state = binlog_state_after(conn, *caps, binlog_run->to, lag_s)) {
+      if (auto st = meta.save_binlog(*state); !st) log.error("{}", st.failure().message);
+      report.binlog->lag_bytes = state->lag_bytes;
+      report.binlog->lag_seconds = state->lag_seconds;
+      if (state->oldest)
+        log.warn("binlog: the position is in {}, the oldest binlog left on the server: the next PURGE BINARY LOGS "
+                 "would force a full sync; keep binlogs longer", state->file);
+    }
   }
   flush_records();
   report.end_ms = now_epoch_ms();

@@ -49,7 +49,13 @@ struct TableStateView {
   bool has_checkpoint = false;
   bool has_mark = false;
   std::string fingerprint;
+  mongo::ChangeSource change_source = mongo::ChangeSource::full;  // of its last completed sync
 };
+
+// Where a table's changes come from this run (pure; unit-tested): the binlog when it is configured or
+// (auto) when the server offers it to this user (`binlog_ok`), else the change column, else nowhere (a
+// full pass). A table without a key is always copied in full.
+mongo::ChangeSource change_source(const sync::TablePlan& plan, bool binlog_ok);
 
 // Which sync a table gets in an incremental run, and why (pure; unit-tested).
 struct Decision {
@@ -62,9 +68,11 @@ struct Decision {
     first_sync,
     schema_changed,
     no_mark,
+    binlog,             // incremental: the changes the binlog lists
+    binlog_start,       // the first binlog run of a table: a full sync is its starting point
   };
   Why why = Why::changes;
-  bool incremental() const { return why == Why::changes; }
+  bool incremental() const { return why == Why::changes || why == Why::binlog; }
   // The reason as the report words it (the seed's text for no_change_column); empty for `changes`.
   std::string_view reason() const;
   // The reason deserves a warning (a fallback to full the operator may want to fix).

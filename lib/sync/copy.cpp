@@ -169,7 +169,8 @@ Status copy_ordered(TableContext& ctx, const TablePlan& plan, const OrderedCopy&
   return result;
 }
 
-Status copy_rows(TableContext& ctx, const TablePlan& plan, const std::string& select, TableReport& report) {
+Status copy_rows(TableContext& ctx, const TablePlan& plan, const std::string& select, TableReport& report,
+                 std::set<std::string>* written) {
   TableWriter writer(ctx, plan, report, {});
   auto rows = ctx.mysql.stream(select);
   if (!rows) return rows.failure();
@@ -180,6 +181,8 @@ Status copy_rows(TableContext& ctx, const TablePlan& plan, const std::string& se
     selector.clear();
     if (!build_document(plan, ctx.cfg.sync.key_as_id, row, len, doc.get(), selector.get(), report.lossy))
       return unstorable_key(plan, key_text(plan, row, len));
+    // Every row found counts, written or refused (too large): its key exists in MySQL.
+    if (written) written->emplace(reinterpret_cast<const char*>(bson_get_data(selector.get())), selector.get()->len);
     if (auto st = writer.write(row, len, selector.get(), doc.get()); !st) return st;
   }
   if (rows->error()) return *rows->error();

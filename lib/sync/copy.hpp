@@ -7,6 +7,7 @@
 #include "sync/table_sync.hpp"
 
 #include <functional>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,8 +36,10 @@ struct OrderedCopy {
 // is requested.
 Status copy_ordered(TableContext& ctx, const TablePlan& plan, const OrderedCopy& spec, TableReport& report);
 
-// Upserts the rows of `select` (any order, read in one statement): for re-reading given keys.
-Status copy_rows(TableContext& ctx, const TablePlan& plan, const std::string& select, TableReport& report);
+// Upserts the rows of `select` (any order, read in one statement): for re-reading given keys. `written`,
+// if given, receives the selector of every row read (its BSON bytes), whether MongoDB took it or not.
+Status copy_rows(TableContext& ctx, const TablePlan& plan, const std::string& select, TableReport& report,
+                 std::set<std::string>* written = nullptr);
 
 // Copies the whole table into a fresh staging collection (inserts, duplicates kept), builds its indexes,
 // and swaps it in for the table's collection with renameCollection: readers never see a half table.

@@ -287,6 +287,9 @@ Expected<std::vector<TablePlan>> make_plan(mysql::Connection& conn, const config
       }
     }
 
+    p.changes = opts && opts->changes ? *opts->changes : cfg.sync.changes;
+    // Until ops knows whether the server's binlog can be read: the change column, or a full pass.
+    p.change_source = p.has_key() && !p.change_column.empty() ? mongo::ChangeSource::timestamp : mongo::ChangeSource::full;
     p.collection = collection_name_for(table.name, cfg);
     // MongoDB refuses namespaces (database.collection) longer than 255 bytes; the staging collection a
     // rebuild uses is 13 bytes longer.
@@ -325,8 +328,9 @@ nlohmann::ordered_json to_json(const TablePlan& p) {
   j["key_source"] = std::string(to_string(p.key_source));
   j["key_fields"] = p.key_fields();
   j["change_column"] = p.change_column.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(p.change_column);
+  j["change_source"] = p.change_source;
   j["change_reason"] = p.change_reason.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(p.change_reason);
-  j["incremental"] = !p.change_column.empty() && p.has_key();
+  j["incremental"] = p.change_source != mongo::ChangeSource::full;
   j["rows_estimate"] = p.table.row_estimate;
   j["columns"] = p.fields.size();
   nlohmann::ordered_json renames = nlohmann::ordered_json::object();

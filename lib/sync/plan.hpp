@@ -3,6 +3,7 @@
 
 #include "config/config.hpp"
 #include "convert/convert.hpp"
+#include "mongo/metadata.hpp"
 #include "mysql/connection.hpp"
 #include "mysql/discovery.hpp"
 #include "util/log.hpp"
@@ -33,6 +34,9 @@ struct TablePlan {
   // server's time zone (empty here: resolved at run time).
   std::string change_zone;
   std::vector<std::string> notes;            // decisions worth telling (a SET key stored as text, ...)
+  config::Changes changes = config::Changes::automatic;  // as configured (sync.changes, [tables.NAME])
+  // Where its changes come from this run: set by ops once the server's binlog is known (resolve_changes).
+  mongo::ChangeSource change_source = mongo::ChangeSource::full;
   std::vector<std::vector<std::string>> index_fields;  // non-unique indexes (foreign keys), as field names
   std::string fingerprint;                   // changes when a column is added, dropped or retyped
 

@@ -56,6 +56,7 @@ nlohmann::ordered_json to_json(const TableReport& t) {
   j["status"] = std::string(mongo::to_string(t.status));
   j["records_synced"] = t.records_synced;
   j["sync_type"] = std::string(mongo::to_string(t.sync_type));
+  j["change_source"] = std::string(mongo::to_string(t.change_source));
   j["collection"] = t.collection;
   j["deleted"] = t.deleted;
   j["duration_seconds"] = t.duration_seconds;
@@ -106,6 +107,19 @@ nlohmann::ordered_json to_json(const RunReport& r) {
   for (const auto& [name, t] : r.tables) tables[name] = to_json(t);
   j["tables"] = tables;
   j["vanished_tables"] = r.vanished;
+  if (r.binlog) {
+    nlohmann::ordered_json b;
+    b["from"] = r.binlog->from;
+    b["to"] = r.binlog->to;
+    b["events"] = r.binlog->events;
+    b["row_events"] = r.binlog->row_events;
+    b["changed_keys"] = r.binlog->changed_keys;
+    b["limited"] = r.binlog->limited;
+    b["lag_bytes"] = r.binlog->lag_bytes;
+    b["lag_seconds"] = r.binlog->lag_seconds;
+    b["fallback"] = r.binlog->fallback.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.binlog->fallback);
+    j["binlog"] = b;
+  }
   return j;
 }
 

@@ -27,6 +27,7 @@ struct TableReport {
   std::string table;
   std::string collection;
   mongo::SyncType sync_type = mongo::SyncType::full;       // what was done
+  mongo::ChangeSource change_source = mongo::ChangeSource::full;  // where its changes came from
   mongo::TableStatus status = mongo::TableStatus::success;
   std::uint64_t records_synced = 0;
   std::uint64_t deleted = 0;
@@ -51,6 +52,15 @@ struct RunReport {
   bool dry_run = false;
   std::map<std::string, TableReport> tables;  // by table name
   std::vector<std::string> vanished;          // tables of earlier runs that no longer exist in MySQL
+  // The binlog step of the run, when a table reads its changes from the binlog.
+  struct Binlog {
+    std::string from, to;          // "file:offset"
+    std::uint64_t events = 0, row_events = 0, changed_keys = 0;
+    bool limited = false;          // stopped by binlog.max_events / binlog.max_seconds; the next run goes on
+    std::int64_t lag_bytes = 0, lag_seconds = 0;
+    std::string fallback;          // why the binlog tables were synced in full instead (empty: they were not)
+  };
+  std::optional<Binlog> binlog;
 
   std::uint64_t total_records() const;
   std::size_t failed() const;

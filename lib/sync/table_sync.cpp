@@ -5,6 +5,7 @@
 #include "sync/reconcile.hpp"
 #include "sync/sql.hpp"
 #include "sync/state.hpp"
+#include "util/stopwatch.hpp"
 #include "util/text.hpp"
 
 #include <fmt/format.h>
@@ -14,16 +15,6 @@
 namespace m2m::sync {
 
 namespace {
-
-class Stopwatch {
-public:
-  double seconds() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
-
-private:
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-};
 
 bool stop_requested(const TableContext& ctx) { return ctx.stop && ctx.stop->requested(); }
 
@@ -44,6 +35,7 @@ TableReport start_report(const TablePlan& plan, mongo::SyncType type) {
   report.sync_type = type;
   report.renames = plan.renames;
   report.warnings = plan.notes;
+  report.change_source = plan.change_source;
   return report;
 }
 
@@ -191,6 +183,7 @@ TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optio
     s.high_water_mark = plan.change_column.empty() ? std::nullopt : mark;
     s.window_floor = plan.change_column.empty() ? std::nullopt : next_floor(ctx, prior);
     s.runs_since_reconcile = 0;
+    s.change_source = ctx.change_source;
   });
   return report;
 }
@@ -286,6 +279,36 @@ TableReport incremental_sync(TableContext& ctx, const TablePlan& plan, const mon
     s.high_water_mark = stored_mark();
     s.window_floor = next_floor(ctx, prior);
     s.runs_since_reconcile = reconcile_now ? 0 : prior.runs_since_reconcile + 1;
+    s.change_source = ctx.change_source;
+  });
+  return report;
+}
+
+TableReport binlog_sync(TableContext& ctx, const TablePlan& plan, const mongo::TableState& prior, TableReport applied,
+                        bool reconcile) {
+  Stopwatch clock;
+  TableReport report = start_report(plan, mongo::SyncType::incremental);
+  report.records_synced = applied.records_synced;
+  report.deleted = applied.deleted;
+  report.lossy = applied.lossy;
+  report.refused = applied.refused;
+  Status st = success();
+  // Rows refused last time are read again, as in every sync.
+  st = retry_refused(ctx, plan, prior, report);
+  // The binlog shows every delete; --reconcile still checks keys on both sides, as a proof.
+  if (st && reconcile && !stop_requested(ctx)) {
+    if (auto deleted = reconcile_deletes(ctx, plan)) report.deleted += *deleted;
+    else st = deleted.failure();
+  }
+  if (!st) report.error = st.failure();
+  report.settle();
+  if (reconcile && !report.error) report.reason = "binlog with delete reconciliation";
+  // The time its keys took to apply during the binlog read, and its own.
+  report.duration_seconds = applied.duration_seconds + clock.seconds();
+  log_losses(ctx.log, plan.table.name, report.lossy);
+  record(ctx, plan, prior, report, [&](mongo::TableState& s) {
+    s.runs_since_reconcile = 0;
+    s.change_source = mongo::ChangeSource::binlog;
   });
   return report;
 }

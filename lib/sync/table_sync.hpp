@@ -42,7 +42,14 @@ struct TableContext {
   bool make_indexes = false;
   // A probe of this run found nothing for the incremental read (see changed_condition): skip it.
   bool nothing_to_read = false;
+  // Where the table's changes come from from now on: recorded with its state.
+  mongo::ChangeSource change_source = mongo::ChangeSource::full;
 };
+
+// Records a table whose changes this run applied from the binlog (`applied`: what that did), reconciling
+// deletes first when asked (--reconcile).
+TableReport binlog_sync(TableContext& ctx, const TablePlan& plan, const mongo::TableState& prior, TableReport applied,
+                        bool reconcile);
 
 // What the incremental read of `plan` after `prior` selects, as an SQL condition.
 std::string changed_condition(TableContext& ctx, const TablePlan& plan, const mongo::TableState& prior);

@@ -40,7 +40,7 @@ for with in "${libs[@]}"; do
   expect test-connection tables -- mysql2mongo t
   expect sync -- mysql2mongo -v --json sy
   expect --force-deletes --full -- mysql2mongo sync --f
-  expect --check --config --crit -- mysql2mongo status --c
+  expect --changes --check --config --crit -- mysql2mongo status --c
   expect --timeout -- mysql2mongo status --check --ti
   expect verify_ca verify_identity -- mysql2mongo --mysql-ssl-mode v
   expect --tables -- mysql2mongo tables --tab

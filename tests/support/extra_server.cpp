@@ -126,7 +126,9 @@ std::map<std::string, std::string> ExtraServer::Database::env() const {
   return {{"MYSQL_HOST", server_.host_},         {"MYSQL_PORT", std::to_string(server_.port_)},
           {"MYSQL_USER", server_.user_},         {"MYSQL_PASSWORD", server_.password_},
           {"MYSQL_DATABASE", name_},             {"MONGODB_URL", servers().mongodb_url},
-          {"MONGODB_DATABASE", name_}};
+          {"MONGODB_DATABASE", name_},
+          // As for a Scratch: the tests say which change source they test.
+          {"SYNC_CHANGES", "timestamp"}};
 }
 
 void ExtraServer::Database::sql(const std::string& statements, const std::string& zone) {

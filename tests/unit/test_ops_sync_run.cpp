@@ -12,7 +12,10 @@ sync::TablePlan keyed(bool change) {
   p.table.name = "t";
   p.fields.push_back(convert::FieldPlan{"id", "id", convert::Kind::int32, 0, convert::ZeroDate::null});
   p.key = {0};
-  if (change) p.change_column = "updated_at";
+  if (change) {
+    p.change_column = "updated_at";
+    p.change_source = mongo::ChangeSource::timestamp;
+  }
   p.fingerprint = "f1";
   return p;
 }
@@ -36,6 +39,42 @@ TEST_CASE("which sync a table gets", "[ops][plan]") {
   auto keyless = keyed(true);
   keyless.key.clear();
   CHECK_FALSE(ops::decide(keyless, good, Mode::incremental).incremental());
+}
+
+TEST_CASE("where a table's changes come from, and the sync that follows", "[ops][plan][binlog]") {
+  using mongo::ChangeSource;
+  auto with = [](bool change, config::Changes c) {
+    auto p = keyed(change);
+    p.changes = c;
+    return p;
+  };
+  // auto: the binlog when the server offers it, else the change column, else a full pass.
+  CHECK(ops::change_source(with(true, config::Changes::automatic), true) == ChangeSource::binlog);
+  CHECK(ops::change_source(with(false, config::Changes::automatic), true) == ChangeSource::binlog);
+  CHECK(ops::change_source(with(true, config::Changes::automatic), false) == ChangeSource::timestamp);
+  CHECK(ops::change_source(with(false, config::Changes::automatic), false) == ChangeSource::full);
+  CHECK(ops::change_source(with(true, config::Changes::timestamp), true) == ChangeSource::timestamp);
+  CHECK(ops::change_source(with(false, config::Changes::timestamp), true) == ChangeSource::full);
+  CHECK(ops::change_source(with(false, config::Changes::binlog), false) == ChangeSource::binlog);
+  auto keyless = with(true, config::Changes::binlog);
+  keyless.key.clear();
+  CHECK(ops::change_source(keyless, true) == ChangeSource::full);
+
+  // A table reads the log only once a sync from the binlog made it current; before that, a full copy.
+  auto p = with(false, config::Changes::binlog);
+  p.change_source = ChangeSource::binlog;
+  const TableStateView by_log{true, false, false, "f1", ChangeSource::binlog};
+  const TableStateView by_column{true, false, true, "f1", ChangeSource::timestamp};
+  CHECK(ops::decide(p, by_log, Mode::incremental).why == ops::Decision::Why::binlog);
+  CHECK(ops::decide(p, by_log, Mode::incremental).incremental());
+  CHECK(ops::decide(p, by_column, Mode::incremental).why == ops::Decision::Why::binlog_start);
+  CHECK_FALSE(ops::decide(p, by_column, Mode::incremental).incremental());
+  CHECK(ops::decide(p, std::nullopt, Mode::incremental).why == ops::Decision::Why::first_sync);
+  CHECK(ops::decide(p, TableStateView{true, false, false, "f0", ChangeSource::binlog}, Mode::incremental).why ==
+        ops::Decision::Why::schema_changed);
+  CHECK(ops::decide(p, TableStateView{true, true, false, "f1", ChangeSource::binlog}, Mode::incremental).why ==
+        ops::Decision::Why::resuming);
+  CHECK(ops::decide(p, by_log, Mode::full).why == ops::Decision::Why::requested_full);
 }
 
 TEST_CASE("transient failures are retried with a capped exponential backoff within sync.retry_for", "[ops][retry]") {
