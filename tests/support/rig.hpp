@@ -7,6 +7,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,20 @@ struct TempFile {
   ~TempFile();
   TempFile(const TempFile&) = delete;
   TempFile& operator=(const TempFile&) = delete;
+};
+
+// A directory of its own under /tmp ("/tmp/m2m-TAG-XXXXXX"), removed with everything in it at the end of
+// the scope.
+struct TempDir {
+  std::string path;
+  explicit TempDir(const std::string& tag = "dir");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  // The names in the directory (not recursive).
+  std::set<std::string> entries() const;
+  // Writes `text` to `name` under the directory (creating subdirectories); returns the file's path.
+  std::string write(const std::string& name, const std::string& text) const;
 };
 
 // `env` with `extra` added (extra wins).
