@@ -209,15 +209,7 @@ TEST_CASE("sync lock: kill -9 during a full sync then a rerun resumes from the c
   REQUIRE(run.wait(10s));
   CHECK(run.code() == 128 + SIGKILL);
 
-  // A write the killed run sent just before dying may still be applied after it died (by the endpoint
-  // as by a real server): read the checkpoint once the database has settled.
-  long long checkpoint = checkpoint_of(db, "big");
-  for (int i = 0; i < 50; ++i) {
-    std::this_thread::sleep_for(200ms);
-    const long long again = checkpoint_of(db, "big");
-    if (again == checkpoint) break;
-    checkpoint = again;
-  }
+  const long long checkpoint = rig::settled_checkpoint(db, "big");
   INFO("checkpoint " << checkpoint);
   REQUIRE(checkpoint > 0);
   const long long copied = db.count("big");

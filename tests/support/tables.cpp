@@ -6,6 +6,7 @@
 #include <mongoc/mongoc.h>
 
 #include <set>
+#include <thread>
 
 namespace rig {
 
@@ -53,6 +54,17 @@ long long checkpoint_of(Scratch& db, const std::string& table) {
       docs[0]["checkpoint"].empty())
     return -1;
   return std::stoll(docs[0]["checkpoint"][0].get<std::string>());
+}
+
+long long settled_checkpoint(Scratch& db, const std::string& table) {
+  long long checkpoint = checkpoint_of(db, table);
+  for (int i = 0; i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const long long again = checkpoint_of(db, table);
+    if (again == checkpoint) break;
+    checkpoint = again;
+  }
+  return checkpoint;
 }
 
 std::string lease_holder(Scratch& db) {

@@ -32,6 +32,10 @@ void check_big_equals_mysql(Scratch& db);
 // The saved checkpoint of `table` as a key value, or -1 when there is none.
 long long checkpoint_of(Scratch& db, const std::string& table);
 
+// The saved checkpoint of `table` once it has stopped moving, after a run was killed: a write the killed
+// run sent just before dying may still be applied after it died (by the endpoint as by a real server).
+long long settled_checkpoint(Scratch& db, const std::string& table);
+
 // Who holds the run lock now ("host:pid"), or "" when it is free (released, or never taken).
 std::string lease_holder(Scratch& db);
 
