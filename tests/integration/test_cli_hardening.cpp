@@ -320,7 +320,7 @@ TEST_CASE("json: every --json document carries schema_version 1 and the exit cod
 
 // ---- item: the log file ----------------------------------------------------------------------------------
 
-TEST_CASE("log file: every line has an RFC 3339 timestamp with the UTC offset and the pid; runs sharing a file "
+TEST_CASE("log file: every line has an RFC 3339 timestamp with the UTC offset and the pid, so runs sharing a file "
           "are told apart",
           "[cli][log]") {
   rig::Scratch db("logf");
@@ -359,7 +359,7 @@ TEST_CASE("log file: every line has an RFC 3339 timestamp with the UTC offset an
 // ---- item: status --check --------------------------------------------------------------------------------
 
 TEST_CASE("status --check answers within -t/--timeout (default 8s) when MongoDB hangs, in one UNKNOWN line under "
-          "120 characters; -w/-c are --warn/--crit",
+          "120 characters, and -w/-c are --warn/--crit",
           "[cli][check]") {
   rig::Scratch db("chk");
   SilentPort silent;
@@ -478,7 +478,7 @@ private:
 }  // namespace
 
 TEST_CASE("MySQL TLS, ssl_mode preferred (the default): encrypted when the server offers TLS, plain text with an "
-          "info line when it has none; required refuses a server without TLS",
+          "info line when it has none, and required refuses a server without TLS",
           "[cli][tls]") {
   const auto& s = rig::servers();
   rig::Scratch db("tlsp");
