@@ -1,5 +1,7 @@
 #include "support/child.hpp"
 
+#include "support/text.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -13,15 +15,6 @@
 #include <unistd.h>
 
 namespace rig {
-
-namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-}  // namespace
 
 std::string this_host() {
   char host[256] = {0};
