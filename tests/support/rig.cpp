@@ -68,6 +68,11 @@ void read_into(int fd, std::string& sink, bool& open) {
 
 }  // namespace
 
+void remove_driver_leftovers(pid_t pid) {
+  std::error_code ec;
+  std::filesystem::remove("/dev/shm/mongoc-" + std::to_string(pid), ec);
+}
+
 Result run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
            std::chrono::seconds timeout) {
   int out_pipe[2], err_pipe[2];
@@ -116,6 +121,9 @@ Result run(const std::vector<std::string>& args, const std::map<std::string, std
   }
   close(out_pipe[0]);
   close(err_pipe[0]);
+  siginfo_t exited{};
+  waitid(P_PID, static_cast<id_t>(pid), &exited, WEXITED | WNOWAIT);
+  remove_driver_leftovers(pid);
   int status = 0;
   waitpid(pid, &status, 0);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 struct _mongoc_client_t;
@@ -38,8 +39,15 @@ struct Result {
 };
 
 // Runs the mysql2mongo binary with exactly `env` as its environment (plus PATH and HOME), no stdin.
+// Whatever the binary's end, it leaves nothing behind in /dev/shm (see remove_driver_leftovers).
 Result run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
            std::chrono::seconds timeout = std::chrono::seconds(300));
+
+// A process ended without the MongoDB driver's cleanup (SIGKILL, _Exit) leaves the driver's shared
+// memory counters behind, /dev/shm/mongoc-PID; a later process given the same pid cannot create its own
+// and the driver warns on its stderr. Removes them for `pid`, a child that has exited and is not reaped
+// yet (so that no other process can have that pid meanwhile).
+void remove_driver_leftovers(pid_t pid);
 
 // A scratch MySQL database and MongoDB database of the same unique name, dropped at the end.
 class Scratch {
