@@ -1,4 +1,5 @@
 #include "cli.hpp"
+#include "mongo/client.hpp"
 #include "ops/status.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
@@ -35,6 +36,7 @@ public:
                                                              format_duration(limit))).line + "\n";
             // The main thread may be inside the driver: leave at once, as a plugin must.
             [[maybe_unused]] auto n = ::write(STDOUT_FILENO, line.data(), line.size());
+            mongo::forget_driver_files();
             std::_Exit(3);
           }
         }) {}

@@ -1,5 +1,7 @@
 #include "stopping.hpp"
 
+#include "mongo/client.hpp"
+
 #include <csignal>
 #include <cstdio>
 #include <cstdint>
@@ -72,6 +74,7 @@ void StopWatchdog::watch() {
              signal_name(sig));
   stop_.run_abandon_actions();
   std::fflush(nullptr);
+  mongo::forget_driver_files();
   ::_exit(128 + sig);
 }
 

@@ -4,6 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+#include <sys/mman.h>
+#include <unistd.h>
+
 namespace m2m::mongo {
 
 void Library::handler(mongoc_log_level_t level, const char* domain, const char* message, void* self) {
@@ -39,6 +43,18 @@ Library::~Library() {
 }
 
 std::string driver_version() { return fmt::format("mongo-c-driver {}", mongoc_get_version()); }
+
+void forget_driver_files() noexcept {
+  // The name mongoc's counters use ("mongoc-%u" of the pid), written without allocating.
+  char name[32] = "/mongoc-";
+  char digits[16];
+  int n = 0;
+  for (unsigned pid = static_cast<unsigned>(::getpid()); n == 0 || pid; pid /= 10) digits[n++] = static_cast<char>('0' + pid % 10);
+  std::size_t at = std::strlen(name);
+  while (n) name[at++] = digits[--n];
+  name[at] = '\0';
+  ::shm_unlink(name);
+}
 
 bool is_transient(const bson_error_t& e) {
   if (e.domain == MONGOC_ERROR_STREAM || e.domain == MONGOC_ERROR_SERVER_SELECTION) return true;

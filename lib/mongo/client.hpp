@@ -34,6 +34,12 @@ private:
 // "mongo-c-driver 1.23.1": the driver this process runs with.
 std::string driver_version();
 
+// For a process about to end with _exit (a watchdog that cannot wait for a thread stuck in the driver):
+// removes the shared-memory file the driver keeps its counters in (/dev/shm/mongoc-PID), which only its
+// cleanup at a normal exit removes. Left behind, it makes a later process given the same pid print
+// "Falling back to malloc for counters" on stderr before main. Async-signal-safe.
+void forget_driver_files() noexcept;
+
 // Classifies a driver error: authentication -> 77, server selection / network -> 69, else 70/69.
 Failure classify(const bson_error_t& error, std::string_view where, std::string_view doing);
 // True for errors worth retrying (network, server selection, "not primary").

@@ -15,8 +15,8 @@ struct RunMetrics {
   std::int64_t end_ms = 0;
   int exit_code = 0;
   std::vector<mongo::TableState> tables;  // from _sync_metadata after the run (empty if unreadable)
-  std::optional<mongo::BinlogState> binlog;  // the stored binlog position after the run, if any
   const sync::RunReport* report = nullptr;  // this run's figures, if it got as far as syncing
+  std::optional<mongo::BinlogState> binlog;  // the stored binlog position after the run, if any
 };
 
 // `previous` is the file's current content: the last success time of the run carries over when this

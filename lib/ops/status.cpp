@@ -147,6 +147,18 @@ CheckResult check_unknown(const std::string& why) {
   return {3, line};
 }
 
+namespace {
+
+// A table name as the plugin line shows it: MySQL allows '|' and line breaks in names, but the line must
+// stay one line whose first '|' starts the perfdata. Such characters are shown as '?'.
+std::string shown(std::string name) {
+  for (char& c : name)
+    if (c == '|' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return name;
+}
+
+}  // namespace
+
 CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::chrono::milliseconds crit) {
   if (r.tables.empty()) return check_unknown(fmt::format("no sync recorded in {}._sync_metadata yet", r.database));
   if (r.dropped() == r.tables.size())
@@ -161,13 +173,13 @@ CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::ch
     code = 2;
     std::vector<std::string> names;
     for (const auto& t : r.tables)
-      if (!t.dropped && !t.last_success_ms) names.push_back(t.table_name);
+      if (!t.dropped && !t.last_success_ms) names.push_back(shown(t.table_name));
     detail = fmt::format("{} of {} tables never synced successfully ({})", names.size(), r.tables.size() - r.dropped(),
                          join(names, ", "));
   } else {
     std::vector<std::string> failed;
     for (const auto& t : r.tables)
-      if (!t.dropped && t.status != mongo::TableStatus::success) failed.push_back(t.table_name);
+      if (!t.dropped && t.status != mongo::TableStatus::success) failed.push_back(shown(t.table_name));
     detail = fmt::format("{} tables, oldest sync {} ago", r.tables.size() - r.dropped(), format_duration(*age));
     if (*age > crit) code = 2;
     else if (*age > warn || !failed.empty()) code = 1;

@@ -2,6 +2,7 @@
 // dump whose replies stop coming after the request (a proxy that swallows everything from then on), both
 // fail within the read timeout with a transient, one-line error.
 #include "binlog/reader.hpp"
+#include "support/net.hpp"
 #include "support/rig.hpp"
 #include "util/log.hpp"
 
@@ -36,13 +37,7 @@ int listen_loopback(unsigned& port) {
   return fd;
 }
 
-// Accepts connections (the kernel completes the handshake) and never sends a byte.
-struct SilentPort {
-  int fd = -1;
-  unsigned port = 0;
-  SilentPort() { fd = listen_loopback(port); }
-  ~SilentPort() { ::close(fd); }
-};
+using rig::SilentPort;
 
 // Forwards one client connection to the rig's MariaDB until the client sends COM_BINLOG_DUMP (command
 // 0x12 in a packet of sequence 0); from then on it still forwards the client's bytes but drops the

@@ -1,7 +1,9 @@
 // Inputs a user can get wrong at the command line and in the configuration, and what the tool shows:
 // secrets never, usage errors with the right flag, files that are not files, TLS as negotiated, the
 // --json envelope, the log file's lines, status --check's time bound.
+#include "support/net.hpp"
 #include "support/rig.hpp"
+#include "support/text.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -29,51 +31,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/m2m-hard-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl));
-    path = tmpl;
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    const auto p = path + "/" + name;
-    fs::create_directories(fs::path(p).parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-};
-
-// A TCP port that accepts connections but never answers: a hung server.
-struct SilentPort {
-  int fd = -1;
-  unsigned port = 0;
-  SilentPort() {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd, 16) == 0);
-    socklen_t len = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    port = ntohs(addr.sin_port);
-  }
-  ~SilentPort() { ::close(fd); }
-};
+using rig::contains;
+using rig::lower;
+using rig::SilentPort;
+using rig::slurp;
+using rig::TempDir;
 
 }  // namespace
 
@@ -320,7 +282,7 @@ TEST_CASE("json: every --json document carries schema_version 1 and the exit cod
 
 // ---- item: the log file ----------------------------------------------------------------------------------
 
-TEST_CASE("log file: every line has an RFC 3339 timestamp with the UTC offset and the pid; runs sharing a file "
+TEST_CASE("log file: every line has an RFC 3339 timestamp with the UTC offset and the pid, so runs sharing a file "
           "are told apart",
           "[cli][log]") {
   rig::Scratch db("logf");
@@ -359,7 +321,7 @@ TEST_CASE("log file: every line has an RFC 3339 timestamp with the UTC offset an
 // ---- item: status --check --------------------------------------------------------------------------------
 
 TEST_CASE("status --check answers within -t/--timeout (default 8s) when MongoDB hangs, in one UNKNOWN line under "
-          "120 characters; -w/-c are --warn/--crit",
+          "120 characters, and -w/-c are --warn/--crit",
           "[cli][check]") {
   rig::Scratch db("chk");
   SilentPort silent;
@@ -478,7 +440,7 @@ private:
 }  // namespace
 
 TEST_CASE("MySQL TLS, ssl_mode preferred (the default): encrypted when the server offers TLS, plain text with an "
-          "info line when it has none; required refuses a server without TLS",
+          "info line when it has none, and required refuses a server without TLS",
           "[cli][tls]") {
   const auto& s = rig::servers();
   rig::Scratch db("tlsp");

@@ -5,6 +5,7 @@
 // every skipped line is printed; a line of any other kind fails the test, so a new example is either
 // run or consciously listed here.
 #include "support/rig.hpp"
+#include "support/text.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -23,16 +24,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using rig::shell_quote;
+using rig::slurp;
 
 // The programs whose example lines need root, systemd or an editor and are not run here.
 const std::set<std::string> kSkipped = {"systemctl", "journalctl", "install", "editor", "adduser", "chgrp", "chmod"};
@@ -199,9 +192,9 @@ TEST_CASE("man page EXAMPLES: every mysql2mongo command line runs against the ri
       // in a way no example shows (the port), that.
       std::string env = "env -i PATH=" + dir + "/bin:/usr/bin:/bin HOME=/nonexistent";
       if (!exported.count("MYSQL_PORT")) env += " MYSQL_PORT=" + std::to_string(s.mysql_port);
-      for (const auto& [k, v] : exported) env += " " + k + "=" + quote(v);
+      for (const auto& [k, v] : exported) env += " " + k + "=" + shell_quote(v);
       const std::string out = dir + "/out", err = dir + "/err";
-      const int status = std::system((env + " bash -o pipefail -c " + quote(cmd) + " >" + out + " 2>" + err).c_str());
+      const int status = std::system((env + " bash -o pipefail -c " + shell_quote(cmd) + " >" + out + " 2>" + err).c_str());
       const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
       std::cout << "examples: ran (exit " << code << "): " << line << "\n";
       INFO("example: " << line << "\nas run: " << cmd << "\nstdout: " << slurp(out) << "\nstderr: " << slurp(err));

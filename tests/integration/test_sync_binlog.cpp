@@ -44,7 +44,7 @@ json binlog_sync(rig::Scratch& db, const std::map<std::string, std::string>& ext
 }
 
 // A collection's documents without their _id, each dumped, sorted: comparable across databases.
-std::vector<std::string> contents(std::vector<json> docs) {
+std::vector<std::string> comparable(std::vector<json> docs) {
   std::vector<std::string> out;
   for (auto& d : docs) {
     d.erase("_id");
@@ -77,8 +77,8 @@ void check_like_full_copy(const std::map<std::string, std::string>& env, const s
   REQUIRE(r.code == 0);
   for (const auto& t : tables) {
     INFO("table " << t);
-    const auto got = contents(find(t));
-    const auto want = contents(rig::mongo_find(ref, t));
+    const auto got = comparable(find(t));
+    const auto want = comparable(rig::mongo_find(ref, t));
     CHECK(got.size() == want.size());
     CHECK(got == want);
   }

@@ -1,5 +1,7 @@
-// `sync` and `tables` inputs a user can get wrong, and SYNC_ENABLED.
+// `sync` and `tables` inputs a user can get wrong (--wait, --tables, per-table settings, --batch-size), and
+// SYNC_ENABLED.
 #include "support/rig.hpp"
+#include "support/text.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -7,6 +9,9 @@
 #include <unistd.h>
 
 namespace {
+
+using rig::contains;
+using rig::starts_with;
 
 std::string write_temp(const std::string& content) {
   char path[] = "/tmp/m2m-cli-XXXXXX";
@@ -137,4 +142,26 @@ TEST_CASE("key_as_id: the MySQL key is _id, single or composite, through full, i
   CHECK(db.count("one") == 2);
   CHECK(db.count("two") == 2);
   std::remove(cfg.c_str());
+}
+
+TEST_CASE("global flag --batch-size: before or after the subcommand, and out of range a usage error naming it",
+          "[sync][cli]") {
+  rig::Scratch db("bs");
+  db.sql("CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t SELECT seq FROM seq_1_to_2500");
+  const auto before = rig::run({"--batch-size", "1000", "--json", "sync"}, db.env());
+  INFO("stderr: " << before.err);
+  REQUIRE(before.code == 0);
+  CHECK(before.json()["tables"]["t"]["records_synced"] == 2500);
+  const auto after = rig::run({"sync", "--full", "--batch-size=7"}, db.env());
+  INFO("stderr: " << after.err);
+  CHECK(after.code == 0);
+  CHECK(db.count("t") == 2500);
+
+  // A wrong flag value is a usage error (64); SYNC_BATCH_SIZE=0 would be a configuration error (78).
+  const auto zero = rig::run({"--batch-size", "0", "sync"}, db.env());
+  INFO("stderr: " << zero.err);
+  CHECK(zero.code == 64);
+  CHECK(contains(zero.err, "sync.batch_size"));
+  // The message names the flag the user typed.
+  CHECK(starts_with(zero.err, "mysql2mongo: error: --batch-size: "));
 }

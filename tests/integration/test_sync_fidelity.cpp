@@ -4,6 +4,7 @@
 #include "support/child.hpp"
 #include "support/rig.hpp"
 #include "support/tables.hpp"
+#include "support/text.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -16,25 +17,15 @@
 
 namespace {
 
+using rig::as_double;
+using rig::dec;
 using rig::json;
+using rig::slurp;
 using rig::TempFile;
 using rig::with_env;
 
-json dec(const std::string& v) { return {{"$numberDecimal", v}}; }
-
 // std::stod refuses subnormal values (5e-324); strtod reads them.
 double to_double(const std::string& text) { return std::strtod(text.c_str(), nullptr); }
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-double as_double(const json& v) {
-  INFO("value: " << v.dump());
-  REQUIRE(v.contains("$numberDouble"));
-  return to_double(v["$numberDouble"].get<std::string>());
-}
 
 // `sync ARGS` with --json; returns the report (whatever the exit code, which goes to *code).
 json sync_json(rig::Scratch& db, const std::vector<std::string>& args, int* code = nullptr,

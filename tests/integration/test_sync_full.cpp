@@ -2,9 +2,10 @@
 // none), awkward names, deletes and the delete guard, partial failure, table selection, --dry-run,
 // foreign-key indexes, and keyset pagination across chunks.
 #include "support/rig.hpp"
+#include "support/tables.hpp"
+#include "support/text.hpp"
 
 #include <catch2/catch.hpp>
-#include <mongoc/mongoc.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -17,41 +18,23 @@
 
 namespace {
 
+using rig::contents;
+using rig::full_sync;
+using rig::i32;
+using rig::i64;
+using rig::keys_of;
+using rig::list_indexes;
 using rig::metadata_for;
+using rig::starts_with;
 using rig::TempFile;
 
 using json = nlohmann::json;
-
-json i32(long long v) { return {{"$numberInt", std::to_string(v)}}; }
-json i64(long long v) { return {{"$numberLong", std::to_string(v)}}; }
-
-std::vector<std::string> with(std::vector<std::string> base, const std::vector<std::string>& extra) {
-  base.insert(base.end(), extra.begin(), extra.end());
-  return base;
-}
-
-// `sync --full --json [extra...]`, requiring exit 0 and status "success".
-json full_sync(rig::Scratch& db, const std::vector<std::string>& extra = {}) {
-  const auto r = rig::run(with({"--json", "sync", "--full"}, extra), db.env());
-  INFO("stderr: " << r.err);
-  REQUIRE(r.code == 0);
-  auto j = r.json();
-  REQUIRE(j["status"] == "success");
-  REQUIRE(j["failed_tables"] == 0);
-  return j;
-}
 
 json tables_json(rig::Scratch& db) {
   const auto r = rig::run({"--json", "tables"}, db.env());
   INFO("stderr: " << r.err);
   REQUIRE(r.code == 0);
   return r.json();
-}
-
-std::set<std::string> keys_of(const json& object) {
-  std::set<std::string> out;
-  for (const auto& [k, v] : object.items()) out.insert(k);
-  return out;
 }
 
 // The collections holding synced data: all but the tool's own bookkeeping under the "_sync_" prefix
@@ -64,53 +47,6 @@ std::set<std::string> data_collections(rig::Scratch& db) {
     if (c.rfind("_sync_", 0) != 0) out.insert(c);
   }
   CHECK(have_metadata);
-  return out;
-}
-
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-
-// Indexes of a collection with their key fields in order (the rig's find() returns nlohmann objects,
-// whose keys are sorted, so the compound order is read here straight from BSON).
-struct IndexInfo {
-  std::vector<std::string> fields;
-  bool unique = false;
-};
-
-std::map<std::string, IndexInfo> list_indexes(const std::string& database, const std::string& collection) {
-  mongoc_client_t* client = mongoc_client_new(rig::servers().mongodb_url.c_str());
-  REQUIRE(client != nullptr);
-  mongoc_collection_t* coll = mongoc_client_get_collection(client, database.c_str(), collection.c_str());
-  mongoc_cursor_t* cursor = mongoc_collection_find_indexes_with_opts(coll, nullptr);
-  std::map<std::string, IndexInfo> out;
-  const bson_t* doc = nullptr;
-  while (mongoc_cursor_next(cursor, &doc)) {
-    bson_iter_t it;
-    std::string name;
-    IndexInfo info;
-    if (bson_iter_init_find(&it, doc, "name") && BSON_ITER_HOLDS_UTF8(&it)) name = bson_iter_utf8(&it, nullptr);
-    if (bson_iter_init_find(&it, doc, "unique")) info.unique = bson_iter_as_bool(&it);
-    bson_iter_t key;
-    if (bson_iter_init_find(&it, doc, "key") && BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &key))
-      while (bson_iter_next(&key)) info.fields.emplace_back(bson_iter_key(&key));
-    out[name] = info;
-  }
-  bson_error_t error;
-  const bool failed = mongoc_cursor_error(cursor, &error);
-  mongoc_cursor_destroy(cursor);
-  mongoc_collection_destroy(coll);
-  mongoc_client_destroy(client);
-  INFO("listIndexes " << collection << ": " << (failed ? error.message : "ok"));
-  REQUIRE_FALSE(failed);
-  return out;
-}
-
-// The documents of a collection without their _id, as a sorted multiset of dumps (to compare runs).
-std::multiset<std::string> contents(rig::Scratch& db, const std::string& collection) {
-  std::multiset<std::string> out;
-  for (auto d : db.find(collection)) {
-    d.erase("_id");
-    out.insert(d.dump());
-  }
   return out;
 }
 

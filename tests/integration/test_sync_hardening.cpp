@@ -133,7 +133,7 @@ TEST_CASE("hardening: a first full sync killed mid-way resumes from its checkpoi
   REQUIRE(run.running());
   run.kill_group(SIGKILL);
   REQUIRE(run.wait(10s));
-  const long long checkpoint = rig::checkpoint_of(db, "big");
+  const long long checkpoint = rig::settled_checkpoint(db, "big");
   REQUIRE(checkpoint >= 10000);
   REQUIRE(checkpoint < kRows);
   // Never synced successfully: only the checkpoint and what it belongs to were recorded.

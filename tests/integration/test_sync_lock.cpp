@@ -33,6 +33,7 @@ using rig::metadata_for;
 using rig::make_big;
 using rig::check_big_equals_mysql;
 using rig::checkpoint_of;
+using rig::lease_holder;
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
@@ -45,14 +46,6 @@ json lease(rig::Scratch& db) {
   const auto docs = db.find("_sync_lock");
   REQUIRE(docs.size() <= 1);
   return docs.empty() ? json() : docs[0];
-}
-
-// Who holds the run lock now ("host:pid"), or "" when it is free: released (owner null, kept with its
-// fencing token) or never taken.
-std::string holder(rig::Scratch& db) {
-  const auto l = lease(db);
-  if (!l.is_object() || !l["owner"].is_string()) return "";
-  return l["owner"].get<std::string>();
 }
 
 // Another run's lease, confirmed in place before the test goes on.
@@ -92,15 +85,15 @@ TEST_CASE("sync lock: of two concurrent sync runs one exits 75 naming the holder
   const auto j = json::parse(winner.out());
   CHECK(j["status"] == "success");
   CHECK(j["tables"]["big"]["records_synced"] == kRows);
-  CHECK(holder(db).empty());  // released at exit
+  CHECK(lease_holder(db).empty());  // released at exit
   check_big_equals_mysql(db);
 
   // The same while a run is visibly under way: a second run started later is refused as well.
   db.sql("UPDATE big SET v = v + 1");
   Child c({"sync", "--full"}, env);
-  REQUIRE(eventually([&] { return !holder(db).empty() || !c.running(); }, 30s));
+  REQUIRE(eventually([&] { return !lease_holder(db).empty() || !c.running(); }, 30s));
   REQUIRE(c.running());
-  CHECK(holder(db) == c.owner());
+  CHECK(lease_holder(db) == c.owner());
   const auto late = rig::run({"-v", "sync"}, env);
   CHECK(late.code == 75);
   CHECK(late.err.find(kHeld) != std::string::npos);
@@ -108,7 +101,7 @@ TEST_CASE("sync lock: of two concurrent sync runs one exits 75 naming the holder
   REQUIRE(c.wait(300s));
   INFO("c stderr: " << c.err());
   CHECK(c.code() == 0);
-  CHECK(holder(db).empty());
+  CHECK(lease_holder(db).empty());
   check_big_equals_mysql(db);
 }
 
@@ -122,7 +115,7 @@ TEST_CASE("sync lock: an expired lease of another host is taken over and release
   REQUIRE(r.code == 0);
   CHECK(r.json()["tables"]["big"]["records_synced"] == 100);
   CHECK(db.count("big") == 100);
-  CHECK(holder(db).empty());
+  CHECK(lease_holder(db).empty());
 }
 
 TEST_CASE("sync lock: a live lease of another host makes sync exit 75 at once and touch nothing", "[sync][lock]") {
@@ -182,7 +175,7 @@ TEST_CASE("sync lock: --wait waits for the holder and exits 75 when it outlives 
     CHECK(since_insert >= 2.0);  // it did wait for the expiry
     CHECK(r.seconds < 8);        // and not for the whole --wait
     CHECK(db.count("big") == 100);
-    CHECK(holder(db).empty());
+    CHECK(lease_holder(db).empty());
   }
 }
 
@@ -209,15 +202,7 @@ TEST_CASE("sync lock: kill -9 during a full sync then a rerun resumes from the c
   REQUIRE(run.wait(10s));
   CHECK(run.code() == 128 + SIGKILL);
 
-  // A write the killed run sent just before dying may still be applied after it died (by the endpoint
-  // as by a real server): read the checkpoint once the database has settled.
-  long long checkpoint = checkpoint_of(db, "big");
-  for (int i = 0; i < 50; ++i) {
-    std::this_thread::sleep_for(200ms);
-    const long long again = checkpoint_of(db, "big");
-    if (again == checkpoint) break;
-    checkpoint = again;
-  }
+  const long long checkpoint = rig::settled_checkpoint(db, "big");
   INFO("checkpoint " << checkpoint);
   REQUIRE(checkpoint > 0);
   const long long copied = db.count("big");
@@ -248,7 +233,7 @@ TEST_CASE("sync lock: kill -9 during a full sync then a rerun resumes from the c
   const auto meta = metadata_for(db, "big");
   CHECK(meta["checkpoint"].is_null());
   CHECK(meta["status"] == "success");
-  CHECK(holder(db).empty());
+  CHECK(lease_holder(db).empty());
   check_big_equals_mysql(db);
   CHECK(db.find("big", R"({"id": 199999})")[0]["s"] == "changed");
 }
@@ -284,7 +269,7 @@ long long stop_mid_sync(rig::Scratch& db, int sig, int expected_code, long long 
   // What the checkpoint says is there, is there; the lease is released.
   CHECK(db.count("big", json{{"id", {{"$lte", checkpoint}}}}.dump()) == checkpoint);
   CHECK(db.count("big") < rows);
-  CHECK(holder(db).empty());
+  CHECK(lease_holder(db).empty());
   // The report on stdout says the table failed because of the stop.
   const auto out = run.out();
   if (!out.empty()) {

@@ -1,9 +1,10 @@
 // The Sakila sample database (tests/fixtures/sakila: a schema written elsewhere, 16 base tables, 7 views,
 // triggers, routines, ~47k rows) through `mysql2mongo sync --full`, twice.
+#include "support/ejson.hpp"
 #include "support/rig.hpp"
+#include "support/tables.hpp"
 
 #include <catch2/catch.hpp>
-#include <mongoc/mongoc.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -17,7 +18,8 @@
 namespace {
 
 using json = nlohmann::json;
-
+using rig::keys_of;
+using rig::list_indexes;
 
 const std::map<std::string, long long> kCounts = {
     {"actor", 200},        {"address", 603},  {"category", 16},     {"city", 600},        {"country", 109},
@@ -28,41 +30,6 @@ const std::map<std::string, long long> kCounts = {
 const std::vector<std::string> kViews = {"actor_info",     "customer_list",          "film_list",
                                          "nicer_but_slower_film_list", "sales_by_film_category",
                                          "sales_by_store", "staff_list"};
-
-std::set<std::string> keys_of(const json& object) {
-  std::set<std::string> out;
-  for (const auto& [k, v] : object.items()) out.insert(k);
-  return out;
-}
-
-// The key fields of an index, in order (nlohmann objects sort their keys, so read BSON directly).
-std::map<std::string, std::pair<std::vector<std::string>, bool>> list_indexes(const std::string& database,
-                                                                              const std::string& collection) {
-  mongoc_client_t* client = mongoc_client_new(rig::servers().mongodb_url.c_str());
-  REQUIRE(client != nullptr);
-  mongoc_collection_t* coll = mongoc_client_get_collection(client, database.c_str(), collection.c_str());
-  mongoc_cursor_t* cursor = mongoc_collection_find_indexes_with_opts(coll, nullptr);
-  std::map<std::string, std::pair<std::vector<std::string>, bool>> out;
-  const bson_t* doc = nullptr;
-  while (mongoc_cursor_next(cursor, &doc)) {
-    bson_iter_t it, key;
-    std::string name;
-    bool unique = false;
-    std::vector<std::string> fields;
-    if (bson_iter_init_find(&it, doc, "name") && BSON_ITER_HOLDS_UTF8(&it)) name = bson_iter_utf8(&it, nullptr);
-    if (bson_iter_init_find(&it, doc, "unique")) unique = bson_iter_as_bool(&it);
-    if (bson_iter_init_find(&it, doc, "key") && BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &key))
-      while (bson_iter_next(&key)) fields.emplace_back(bson_iter_key(&key));
-    out[name] = {fields, unique};
-  }
-  bson_error_t error;
-  const bool failed = mongoc_cursor_error(cursor, &error);
-  mongoc_cursor_destroy(cursor);
-  mongoc_collection_destroy(coll);
-  mongoc_client_destroy(client);
-  REQUIRE_FALSE(failed);
-  return out;
-}
 
 }  // namespace
 
@@ -142,11 +109,11 @@ TEST_CASE("sync --full of the Sakila sample: 16 tables with exact counts and no 
   // film_actor is keyed on both columns: a unique compound index in key order, and the plan says so.
   const auto fa_indexes = list_indexes(db.name(), "film_actor");
   REQUIRE(fa_indexes.count("m2m_key") == 1);
-  CHECK(fa_indexes.at("m2m_key").first == std::vector<std::string>{"actor_id", "film_id"});
-  CHECK(fa_indexes.at("m2m_key").second);
+  CHECK(fa_indexes.at("m2m_key").fields == std::vector<std::string>{"actor_id", "film_id"});
+  CHECK(fa_indexes.at("m2m_key").unique);
   const auto fc_indexes = list_indexes(db.name(), "film_category");
   REQUIRE(fc_indexes.count("m2m_key") == 1);
-  CHECK(fc_indexes.at("m2m_key").first == std::vector<std::string>{"film_id", "category_id"});
+  CHECK(fc_indexes.at("m2m_key").fields == std::vector<std::string>{"film_id", "category_id"});
   // film_id is a foreign key of film_actor that is not a key prefix: it gets its own index.
   CHECK(fa_indexes.count("m2m_fk_film_id") == 1);
   CHECK(db.count("film_actor", R"({"actor_id": 1})") == 19);

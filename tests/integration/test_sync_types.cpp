@@ -1,7 +1,10 @@
 // `mysql2mongo sync --full`: every row of the type mapping (mysql2mongo.toml(5), TYPE MAPPING) round-trips MariaDB -> tool ->
 // MongoDB endpoint and is read back with its BSON type visible (canonical Extended JSON). Lossy
 // conversions must show up, per table and column, in the --json run report and in _sync_metadata.
+#include "support/ejson.hpp"
 #include "support/rig.hpp"
+#include "support/tables.hpp"
+#include "support/text.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -12,39 +15,18 @@
 
 namespace {
 
-using rig::TempFile;
+using rig::as_double;
+using rig::bin;
+using rig::date;
+using rig::dec;
+using rig::full_sync;
+using rig::i32;
+using rig::i64;
 using rig::metadata_for;
+using rig::occurrences;
+using rig::TempFile;
 
 using json = nlohmann::json;
-
-json i32(long long v) { return {{"$numberInt", std::to_string(v)}}; }
-json i64(const std::string& v) { return {{"$numberLong", v}}; }
-json i64(long long v) { return i64(std::to_string(v)); }
-json dec(const std::string& v) { return {{"$numberDecimal", v}}; }
-json date(long long epoch_ms) { return {{"$date", {{"$numberLong", std::to_string(epoch_ms)}}}}; }
-json bin(const std::string& base64) { return {{"$binary", {{"base64", base64}, {"subType", "00"}}}}; }
-
-// Canonical Extended JSON prints doubles with "%.20g": compare the value, not the text.
-double as_double(const json& v) {
-  INFO("value: " << v.dump());
-  REQUIRE(v.is_object());
-  REQUIRE(v.contains("$numberDouble"));
-  return std::stod(v["$numberDouble"].get<std::string>());
-}
-
-// Runs `sync --full --json` (after the global options in `before`) on the scratch database and requires
-// full success.
-json full_sync(rig::Scratch& db, const std::vector<std::string>& before = {}) {
-  std::vector<std::string> args = before;
-  for (const char* a : {"--json", "sync", "--full"}) args.emplace_back(a);
-  const auto r = rig::run(args, db.env());
-  INFO("stderr: " << r.err);
-  REQUIRE(r.code == 0);
-  auto j = r.json();
-  REQUIRE(j["status"] == "success");
-  REQUIRE(j["failed_tables"] == 0);
-  return j;
-}
 
 // The one document of `collection` whose integer `id` field is `id`.
 json doc_with_id(rig::Scratch& db, const std::string& collection, int id) {
@@ -63,12 +45,6 @@ void check_all_null(const json& doc, const std::vector<std::string>& fields) {
     REQUIRE(doc.contains(f));
     CHECK(doc[f].is_null());
   }
-}
-
-std::size_t occurrences(const std::string& haystack, const std::string& needle) {
-  std::size_t n = 0;
-  for (auto p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + needle.size())) ++n;
-  return n;
 }
 
 }  // namespace
@@ -254,7 +230,7 @@ TEST_CASE("sync --full: TIMESTAMP values are stored as the UTC instant whatever 
   // below would come out five hours off.
   const TempFile cnf(db.name() + ".cnf", "[client]\ninit-command=SET time_zone='+05:00'\n");
   const TempFile toml(db.name() + ".toml", "[mysql]\noption_file = \"" + cnf.path + "\"\n");
-  const auto report = full_sync(db, {"--config", toml.path});
+  const auto report = full_sync(db, {}, {}, toml.path);
   const auto a = doc_with_id(db, "stamps", 1);
   CHECK(a["ts"] == date(1717225200000LL));   // 2024-06-01T07:00:00Z
   CHECK(a["ts6"] == date(1717225200123LL));  // ...07:00:00.123Z, microseconds counted
@@ -306,7 +282,7 @@ TEST_CASE("sync --full: zero dates become null and are counted", "[sync][types]"
 
   // sync.zero_date = "string" keeps the original text instead, still counted.
   const TempFile toml(db.name() + ".toml", "[sync]\nzero_date = \"string\"\n");
-  const auto as_text = full_sync(db, {"--config", toml.path});
+  const auto as_text = full_sync(db, {}, {}, toml.path);
   const auto z = doc_with_id(db, "zd", 1);
   CHECK(z["d"] == "0000-00-00");
   CHECK(z["dt"] == "0000-00-00 00:00:00");

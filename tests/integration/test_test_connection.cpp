@@ -1,4 +1,5 @@
 // `mysql2mongo test-connection` against the rig: success, each failure's exit code and message, secrets.
+#include "support/net.hpp"
 #include "support/rig.hpp"
 
 #include <catch2/catch.hpp>
@@ -14,31 +15,8 @@
 
 namespace {
 
-// A TCP port that accepts connections (the kernel completes the handshake) but never says anything:
-// what a hung or firewalled server looks like to a client.
-struct SilentPort {
-  int fd = -1;
-  unsigned port = 0;
-  SilentPort() {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd, 16) == 0);
-    socklen_t len = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    port = ntohs(addr.sin_port);
-  }
-  ~SilentPort() { ::close(fd); }
-};
-
-// A port nothing listens on.
-unsigned closed_port() {
-  SilentPort p;
-  const unsigned port = p.port;
-  return port;  // closed when p goes out of scope
-}
+using rig::closed_port;
+using rig::SilentPort;
 
 void check_no_secret(const rig::Result& r, const std::string& secret) {
   CHECK(r.out.find(secret) == std::string::npos);

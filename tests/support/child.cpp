@@ -1,5 +1,8 @@
 #include "support/child.hpp"
 
+#include "support/rig.hpp"
+#include "support/text.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -13,15 +16,6 @@
 #include <unistd.h>
 
 namespace rig {
-
-namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-}  // namespace
 
 std::string this_host() {
   char host[256] = {0};
@@ -66,6 +60,9 @@ Child::Child(const std::vector<std::string>& args, const std::map<std::string, s
 Child::~Child() {
   if (!done_) {
     ::kill(-pid_, SIGKILL);
+    siginfo_t exited{};
+    waitid(P_PID, static_cast<id_t>(pid_), &exited, WEXITED | WNOWAIT);
+    remove_driver_leftovers(pid_);
     int status = 0;
     waitpid(pid_, &status, 0);
   }
@@ -76,9 +73,13 @@ Child::~Child() {
 bool Child::wait(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!done_) {
-    int status = 0;
-    const pid_t r = waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
+    // Exited? Looked at without reaping, so that the driver's leftovers can go while the pid is still
+    // this child's.
+    siginfo_t exited{};
+    if (waitid(P_PID, static_cast<id_t>(pid_), &exited, WEXITED | WNOHANG | WNOWAIT) == 0 && exited.si_pid == pid_) {
+      remove_driver_leftovers(pid_);
+      int status = 0;
+      waitpid(pid_, &status, 0);
       done_ = true;
       code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();

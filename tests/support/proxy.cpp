@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <utility>
 
 namespace rig {
 
@@ -70,20 +71,38 @@ Proxy::~Proxy() {
   thread_.join();
   for (auto& p : pairs_) close_pair(p);
   if (listener_ >= 0) ::close(listener_);
+  if (reserved_ >= 0) ::close(reserved_);
   ::close(wake_[0]);
   ::close(wake_[1]);
 }
 
-void Proxy::open_listener() {
-  listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+namespace {
+
+// A socket bound to 127.0.0.1:port (0: any free port). SO_REUSEPORT lets refuse() bind a second socket
+// to the port while the listener still holds it, so the port is never free for another socket to take
+// (a client's ephemeral port, another test's server) while the proxy refuses.
+int bound_socket(unsigned port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
-  setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port_));
-  if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener_, 64) != 0)
-    throw std::runtime_error("proxy: cannot listen");
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("proxy: cannot bind port " + std::to_string(port));
+  }
+  return fd;
+}
+
+}  // namespace
+
+void Proxy::open_listener() {
+  listener_ = bound_socket(port_);
+  if (::listen(listener_, 64) != 0) throw std::runtime_error("proxy: cannot listen");
+  sockaddr_in addr{};
   socklen_t len = sizeof addr;
   getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
   port_ = ntohs(addr.sin_port);
@@ -117,6 +136,8 @@ void Proxy::refuse() {
   refusing_ = true;
   cut_requested_ = true;
   if (listener_ >= 0) {
+    // A bound socket that does not listen: the kernel answers a connection attempt with a reset.
+    if (reserved_ < 0) reserved_ = bound_socket(port_);
     ::close(listener_);
     listener_ = -1;
   }
@@ -126,7 +147,12 @@ void Proxy::refuse() {
 void Proxy::accept_again() {
   std::lock_guard lock(mutex_);
   refusing_ = false;
-  if (listener_ < 0) open_listener();  // the same port again
+  if (listener_ < 0 && reserved_ >= 0) {  // the same port again, held since refuse()
+    if (::listen(reserved_, 64) != 0) throw std::runtime_error("proxy: cannot listen");
+    listener_ = std::exchange(reserved_, -1);
+  } else if (listener_ < 0) {
+    open_listener();
+  }
   wake();
 }
 

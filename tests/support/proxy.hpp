@@ -27,7 +27,8 @@ public:
   void resume();
   // Close every open connection now (the peers see the connection drop).
   void cut();
-  // While refusing, the port is closed: connecting fails at once, as with a server that is down.
+  // While refusing, nothing listens on the port: connecting fails at once, as with a server that is down.
+  // The port stays bound meanwhile (not listening), so no other socket can take it before accept_again().
   void refuse();
   void accept_again();
   // Connections accepted so far.
@@ -47,6 +48,7 @@ private:
   unsigned target_port_;
   unsigned port_ = 0;
   int listener_ = -1;
+  int reserved_ = -1;  // while refusing: the port, bound and not listening
   int wake_[2] = {-1, -1};
   std::mutex mutex_;
   std::vector<Pair> pairs_;

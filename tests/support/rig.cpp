@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <cstdlib>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <poll.h>
@@ -66,6 +68,11 @@ void read_into(int fd, std::string& sink, bool& open) {
 
 }  // namespace
 
+void remove_driver_leftovers(pid_t pid) {
+  std::error_code ec;
+  std::filesystem::remove("/dev/shm/mongoc-" + std::to_string(pid), ec);
+}
+
 Result run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
            std::chrono::seconds timeout) {
   int out_pipe[2], err_pipe[2];
@@ -114,6 +121,9 @@ Result run(const std::vector<std::string>& args, const std::map<std::string, std
   }
   close(out_pipe[0]);
   close(err_pipe[0]);
+  siginfo_t exited{};
+  waitid(P_PID, static_cast<id_t>(pid), &exited, WEXITED | WNOWAIT);
+  remove_driver_leftovers(pid);
   int status = 0;
   waitpid(pid, &status, 0);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -349,6 +359,30 @@ TempFile::TempFile(const std::string& name, const std::string& text) : path("/tm
   std::ofstream(path) << text;
 }
 TempFile::~TempFile() { std::remove(path.c_str()); }
+
+TempDir::TempDir(const std::string& tag) {
+  std::string tmpl = "/tmp/m2m-" + tag + "-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+  path = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+std::set<std::string> TempDir::entries() const {
+  std::set<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(path)) out.insert(e.path().filename().string());
+  return out;
+}
+
+std::string TempDir::write(const std::string& name, const std::string& text) const {
+  const auto p = path + "/" + name;
+  std::filesystem::create_directories(std::filesystem::path(p).parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+  return p;
+}
 
 std::map<std::string, std::string> with_env(std::map<std::string, std::string> env,
                                             const std::map<std::string, std::string>& extra) {

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 struct _mongoc_client_t;
@@ -37,8 +39,15 @@ struct Result {
 };
 
 // Runs the mysql2mongo binary with exactly `env` as its environment (plus PATH and HOME), no stdin.
+// Whatever the binary's end, it leaves nothing behind in /dev/shm (see remove_driver_leftovers).
 Result run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
            std::chrono::seconds timeout = std::chrono::seconds(300));
+
+// A process ended without the MongoDB driver's cleanup (SIGKILL, _Exit) leaves the driver's shared
+// memory counters behind, /dev/shm/mongoc-PID; a later process given the same pid cannot create its own
+// and the driver warns on its stderr. Removes them for `pid`, a child that has exited and is not reaped
+// yet (so that no other process can have that pid meanwhile).
+void remove_driver_leftovers(pid_t pid);
 
 // A scratch MySQL database and MongoDB database of the same unique name, dropped at the end.
 class Scratch {
@@ -87,6 +96,20 @@ struct TempFile {
   ~TempFile();
   TempFile(const TempFile&) = delete;
   TempFile& operator=(const TempFile&) = delete;
+};
+
+// A directory of its own under /tmp ("/tmp/m2m-TAG-XXXXXX"), removed with everything in it at the end of
+// the scope.
+struct TempDir {
+  std::string path;
+  explicit TempDir(const std::string& tag = "dir");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  // The names in the directory (not recursive).
+  std::set<std::string> entries() const;
+  // Writes `text` to `name` under the directory (creating subdirectories); returns the file's path.
+  std::string write(const std::string& name, const std::string& text) const;
 };
 
 // `env` with `extra` added (extra wins).

@@ -323,7 +323,7 @@ std::pair<int, std::string> load_error(const Inputs& in) {
 
 }  // namespace
 
-TEST_CASE("a wrong flag value is a usage error (64); the same value from a file or the environment is 78") {
+TEST_CASE("a wrong flag value is a usage error (64), the same value from a file or the environment is 78") {
   TempDir dir;
   // Every kind of setting a flag can carry: integer, duration, choice, a path, a URL.
   const std::vector<std::tuple<std::string, std::string, std::string, std::string>> cases = {

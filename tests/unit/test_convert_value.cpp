@@ -365,7 +365,7 @@ TEST_CASE("TIME is kept as MySQL prints it", "[convert][value]") {
   CHECK(lossy(plan, "10:00:00.1234567", "unexpected TIME format stored as string") == str("10:00:00.1234567"));
 }
 
-TEST_CASE("text columns are UTF-8 strings; invalid UTF-8 becomes binary", "[convert][value]") {
+TEST_CASE("text columns are UTF-8 strings, invalid UTF-8 becomes binary", "[convert][value]") {
   const FieldPlan plan = plan_for(column("varchar", "varchar(20)"));
   CHECK(plan.kind == Kind::string);
   CHECK(exact(plan, "\xF0\x9F\x98\x80") == str("\xF0\x9F\x98\x80"));  // U+1F600, 4 bytes in utf8mb4

@@ -1,4 +1,4 @@
-// What MongoDB would refuse of a document, judged before it is sent.
+// What MongoDB would refuse of a document, judged before it is sent; a row's key as text and as messages name it.
 #include "convert/convert.hpp"
 #include "sync/document.hpp"
 
@@ -67,4 +67,45 @@ TEST_CASE("documents MongoDB would refuse are named with the reason, at the limi
     else CHECK(why == "document of 16777217 bytes is larger than MongoDB's limit of 16777216 bytes");
     bson_destroy(&doc);
   }
+}
+
+namespace {
+
+sync::TablePlan keyed_plan() {
+  sync::TablePlan p;
+  for (const char* c : {"v", "region", "id"}) {
+    convert::FieldPlan f;
+    f.column = f.field = c;
+    p.fields.push_back(f);
+  }
+  p.key = {1, 2};  // (region, id)
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("key_text takes the key columns' source text, NULL for SQL NULL, bytes as they are", "[sync][document]") {
+  const auto plan = keyed_plan();
+  const char v[] = "value";
+  const char region[] = {'e', 'u', '\0', 'x'};
+  const char id[] = "42";
+  char* row[] = {const_cast<char*>(v), const_cast<char*>(region), const_cast<char*>(id)};
+  const unsigned long lengths[] = {5, 4, 2};
+  CHECK(sync::key_text(plan, row, lengths) == std::vector<std::string>{std::string("eu\0x", 4), "42"});
+  char* with_null[] = {const_cast<char*>(v), nullptr, const_cast<char*>(id)};
+  const unsigned long null_lengths[] = {5, 0, 2};
+  CHECK(sync::key_text(plan, with_null, null_lengths) == std::vector<std::string>{"NULL", "42"});
+}
+
+TEST_CASE("describe_key names the key columns and quotes the values, escaped and shortened to one readable line",
+          "[sync][document]") {
+  const auto plan = keyed_plan();
+  CHECK(sync::describe_key(plan, {"eu", "42"}) == "(region, id) = ('eu', '42')");
+  // Quotes, control bytes and non-ASCII bytes as \xNN: a message stays one line of plain text.
+  CHECK(sync::describe_key(plan, {"it's", std::string("a\nb\0c", 5)}) == "(region, id) = ('it\\x27s', 'a\\x0ab\\x00c')");
+  CHECK(sync::describe_key(plan, {"caf\xC3\xA9", "\x7f"}) == "(region, id) = ('caf\\xc3\\xa9', '\\x7f')");
+  // Beyond 64 bytes: the first 64 and "...".
+  const std::string long_value(100, 'k');
+  CHECK(sync::describe_key(plan, {long_value, "1"}) == "(region, id) = ('" + std::string(64, 'k') + "...', '1')");
+  CHECK(sync::describe_key(plan, {std::string(64, 'k'), "1"}) == "(region, id) = ('" + std::string(64, 'k') + "', '1')");
 }

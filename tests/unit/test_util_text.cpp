@@ -113,7 +113,7 @@ TEST_CASE("globs and lists") {
   CHECK(iso8601_utc(-1) == "1969-12-31T23:59:59.999Z");
 }
 
-TEST_CASE("glob_match follows fnmatch(3): escapes, POSIX classes, ']' first in a set") {
+TEST_CASE("glob_match follows fnmatch(3): escapes, POSIX classes, a closing bracket first in a set") {
   CHECK(glob_match("t\\*", "t*"));
   CHECK_FALSE(glob_match("t\\*", "tx"));
   CHECK(glob_match("log_[[:digit:]]", "log_7"));
