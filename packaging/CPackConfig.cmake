@@ -20,7 +20,8 @@ option(MYSQL2MONGO_INSTALL_SYSTEMD_UNITS "Install the systemd service and timer 
 set(MYSQL2MONGO_SYSTEMD_UNIT_DIR "" CACHE PATH
     "Where to install the systemd units; empty: /lib/systemd/system for prefix /usr, else <prefix>/lib/systemd/system")
 
-set(MYSQL2MONGO_UNITS mysql2mongo.service mysql2mongo.timer mysql2mongo-full.service)
+set(MYSQL2MONGO_UNITS mysql2mongo.service mysql2mongo.timer mysql2mongo-full.service mysql2mongo@.service
+    mysql2mongo@.timer)
 
 install(FILES
           ${MYSQL2MONGO_PACKAGING_DIR}/config.example.toml
