@@ -166,6 +166,8 @@ public:
   // the marks and the window (otherwise those keep what the run wrote as it went, with save_field).
   void queue(const TableState& state, bool progress);
   std::size_t queued() const { return queued_.size(); }
+  // Forgets what was queued: the records of a unit another shard took over must never be written.
+  void discard_queued() { queued_.clear(); }
   // Writes what was queued (fenced, like every write); on failure none of it is known to be written.
   Status flush();
   // Writes one field only: "checkpoint" after each acknowledged batch of a full sync, "high_water_mark"

@@ -662,6 +662,9 @@ public:
     if (unit.ended == Cause::unit_lost) {
       run_.log.warn("{}: another shard took this unit over (this shard's lease on it had expired); it goes on there",
                     claim.label());
+      // Its record, if the sync queued one, is stale: the new holder writes its own.
+      w.meta.discard_queued();
+      w.unflushed.clear();
     } else if (unit.split) {
       // publish_ranges handed the table unit on to its ranges.
     } else if (unit.ended == Cause::stopped || unit.ended == Cause::lease_lost) {
@@ -682,10 +685,21 @@ private:
   std::optional<Work> unit_of(Worker& w, mongo::UnitClaim claim) {
     auto it = plans_.find(claim.table);
     if (it == plans_.end()) {
-      // Not in this shard's plan (another selection, or the table is gone): leave it to the others.
-      run_.log.warn("{}: not among this shard's tables (run every shard with the same settings); left to the others",
-                    claim.label());
-      (void)w.board->release(claim);
+      // Not in this shard's plan (other settings, or a table this shard cannot see): a failure of this run,
+      // not a unit to hand back and forth.
+      const std::string message = fmt::format(
+          "{}: the shard that planned the run published this table, which is not among this shard's tables; run "
+          "every shard with the same settings and MySQL user",
+          claim.label());
+      run_.log.error("{}", message);
+      {
+        std::lock_guard lock(run_.report_mutex);
+        auto& t = run_.report.tables[claim.table];
+        t.table = claim.table;
+        t.status = mongo::TableStatus::failed;
+        t.error = Failure{Exit::tables_failed, message};
+      }
+      if (auto st = w.board->complete(claim); !st) run_.log.error("{}", st.failure().message);
       return std::nullopt;
     }
     w.meta.hold_unit(claim.table, claim.kind == mongo::UnitClaim::Kind::range ? claim.range : -1, claim.token);
