@@ -226,6 +226,12 @@ Expected<std::unique_ptr<Lease>> Lease::acquire(Pool& pool, const Options& o, Lo
       dead_owner = holder.owner;
       continue;
     }
+    // A sharded run of as many shards: this shard joins it (see ShardSlot) rather than wait for its end.
+    if (o.shards > 0 && holder.shards == o.shards)
+      return Failure{Exit::tempfail,
+                     fmt::format("a sharded run of {} shards holds the lock on MongoDB database {}: {}", holder.shards,
+                                 o.db, describe_holder(holder)),
+                     false, 0, Cause::lock_held};
     const auto now = std::chrono::steady_clock::now();
     if (!o.wait || (!forever && now >= deadline) || (stop && stop->requested()))
       return Failure{Exit::tempfail,

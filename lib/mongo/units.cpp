@@ -1,5 +1,6 @@
 #include "mongo/units.hpp"
 
+#include "mongo/admin.hpp"
 #include "util/text.hpp"
 
 #include <fmt/format.h>
@@ -67,6 +68,12 @@ UnitBoard::UnitBoard(Client& client, MetadataStore& meta, std::string db, std::s
       ttl_(ttl) {}
 
 Status UnitBoard::publish(const std::vector<PublishedUnit>& units) {
+  // The claims' filter (run, state, shard), so that a claim reads the run's pending units, not every table's
+  // document. Made once; later runs only confirm it.
+  if (auto st = create_index(client_, db_, kMetadataCollection, {"unit_run", "unit_state", "unit_shard"}, false,
+                             "m2m_units", where_);
+      !st)
+    return st;
   std::vector<Bson> sets;
   sets.reserve(units.size());
   std::vector<std::pair<std::string, const Bson*>> updates;

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -487,6 +488,11 @@ public:
   virtual void split(Worker& w, Work& table, const std::vector<mongo::RangeState>& ranges) = 0;
   // A unit ended (its outcome recorded, see Work::split and Work::ended).
   virtual void ended(Worker& w, Work& unit) = 0;
+  // A worker threw: no unit comes out any more, so that the others end.
+  void abort() { aborted_.store(true); }
+
+protected:
+  std::atomic<bool> aborted_{false};
 };
 
 // Hands out a run's units to its workers on one host: table units in work_order, the ranges of a
@@ -509,6 +515,7 @@ public:
   std::optional<Work> next(Worker&) override {
     std::unique_lock lock(mutex_);
     while (true) {
+      if (aborted_.load()) return std::nullopt;
       if (stop_ && stop_->requested()) drop_for_stop();
       if (!pending_.empty()) {
         Work w = std::move(pending_.front());
@@ -608,7 +615,7 @@ public:
   std::optional<Work> next(Worker& w) override {
     int failures = 0;
     while (true) {
-      if (stopping(run_.options)) return std::nullopt;
+      if (stopping(run_.options) || aborted_.load()) return std::nullopt;
       {
         std::lock_guard lock(mutex_);
         if (!local_.empty()) {
@@ -831,12 +838,31 @@ public:
     for (auto& w : workers_) fn(*w);
   }
 
-  // Every worker works the queue until it is empty; worker 0 on this thread.
+  // Every worker works the queue until it is empty; worker 0 on this thread. What a worker throws (a bug:
+  // failures are values) ends the run as it would with one worker, once the others are done.
   void run(Queue& queue) {
     std::vector<std::thread> threads;
-    for (std::size_t i = 1; i < workers_.size(); ++i) threads.emplace_back([this, i, &queue] { work(*workers_[i], run_, queue); });
-    work(*workers_[0], run_, queue);
+    std::mutex mutex;
+    std::exception_ptr thrown;
+    for (std::size_t i = 1; i < workers_.size(); ++i)
+      threads.emplace_back([this, i, &queue, &mutex, &thrown] {
+        try {
+          work(*workers_[i], run_, queue);
+        } catch (...) {
+          std::lock_guard lock(mutex);
+          if (!thrown) thrown = std::current_exception();
+          queue.abort();
+        }
+      });
+    try {
+      work(*workers_[0], run_, queue);
+    } catch (...) {
+      std::lock_guard lock(mutex);
+      if (!thrown) thrown = std::current_exception();
+      queue.abort();
+    }
     for (auto& t : threads) t.join();
+    if (thrown) std::rethrow_exception(thrown);
   }
 
 private:
