@@ -83,11 +83,11 @@ void print_text(const Context& ctx, const ops::StatusReport& r) {
     const auto& b = *r.binlog;
     std::string where;
     if (!r.binlog_now) where = "MySQL not asked: " + ctx.redact(r.binlog_now_error);
-    else if (!r.binlog_now->present) where = "GONE from the server: the next run copies the binlog tables in full";
+    else if (!r.binlog_now->present) where = "GONE from the server: the next run copies the tables positioned in it in full";
     else
       where = fmt::format("{} bytes behind now{}", r.binlog_now->lag_bytes,
                           r.binlog_now->oldest ? "; in the oldest binlog left: the next purge forces a full sync" : "");
-    fmt::print("binlog position {}:{} saved {} ago ({} bytes, {}s behind then); {}\n", b.file, b.offset,
+    fmt::print("earliest binlog position {}:{} saved {} ago ({} bytes, {}s behind then); {}\n", b.file, b.offset,
                format_duration(std::chrono::milliseconds(std::max<std::int64_t>(0, r.now_ms - b.updated_ms))),
                b.lag_bytes, b.lag_seconds, where);
   }

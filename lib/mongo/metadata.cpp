@@ -450,6 +450,26 @@ Expected<std::optional<BinlogState>> MetadataStore::load_binlog() {
     b.lag_seconds = number("lag_seconds");
     b.oldest_file = text("oldest_file");
     b.oldest = bson_iter_init_find(&it, doc, "oldest") && BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
+    // tables: [{table, file, offset, copying}], an array since a table name may hold '.' or '$'.
+    if (bson_iter_init_find(&it, doc, "tables") && BSON_ITER_HOLDS_ARRAY(&it)) {
+      bson_iter_t entries;
+      bson_iter_recurse(&it, &entries);
+      while (bson_iter_next(&entries)) {
+        if (!BSON_ITER_HOLDS_DOCUMENT(&entries)) continue;
+        bson_iter_t field;
+        bson_iter_recurse(&entries, &field);
+        std::string table;
+        BinlogTablePosition p;
+        while (bson_iter_next(&field)) {
+          const std::string_view key = bson_iter_key(&field);
+          if (key == "table" && BSON_ITER_HOLDS_UTF8(&field)) table = bson_iter_utf8(&field, nullptr);
+          else if (key == "file" && BSON_ITER_HOLDS_UTF8(&field)) p.file = bson_iter_utf8(&field, nullptr);
+          else if (key == "offset" && BSON_ITER_HOLDS_NUMBER(&field)) p.offset = static_cast<std::uint64_t>(bson_iter_as_int64(&field));
+          else if (key == "copying" && BSON_ITER_HOLDS_BOOL(&field)) p.copying = bson_iter_bool(&field);
+        }
+        if (!table.empty() && !p.file.empty()) b.tables[table] = std::move(p);
+      }
+    }
     out = std::move(b);
   }
   bson_error_t error;
@@ -469,6 +489,19 @@ Status MetadataStore::save_binlog(const BinlogState& b) {
   BSON_APPEND_INT64(&set, "lag_seconds", b.lag_seconds);
   BSON_APPEND_UTF8(&set, "oldest_file", b.oldest_file.c_str());
   BSON_APPEND_BOOL(&set, "oldest", b.oldest);
+  bson_t tables, entry;
+  BSON_APPEND_ARRAY_BEGIN(&set, "tables", &tables);
+  std::size_t i = 0;
+  for (const auto& [table, p] : b.tables) {
+    const std::string index = std::to_string(i++);
+    BSON_APPEND_DOCUMENT_BEGIN(&tables, index.c_str(), &entry);
+    bson_append_utf8(&entry, "table", -1, table.data(), static_cast<int>(table.size()));
+    BSON_APPEND_UTF8(&entry, "file", p.file.c_str());
+    BSON_APPEND_INT64(&entry, "offset", static_cast<std::int64_t>(p.offset));
+    if (p.copying) BSON_APPEND_BOOL(&entry, "copying", true);
+    bson_append_document_end(&tables, &entry);
+  }
+  bson_append_array_end(&set, &tables);
   append_own_table_name(&set, kBinlogId);
   BSON_APPEND_INT64(&set, "fence", fence_);
   bson_append_document_end(update.get(), &set);

@@ -100,17 +100,31 @@ struct TableState {
   ChangeSource change_source = ChangeSource::full;  // what the last completed sync read changes from
 };
 
-// The binlog position of the source database, with the server it belongs to: one document in
-// _sync_metadata ({_id: "m2m_binlog"}). Advanced only at a transaction boundary, after everything
-// before it was written to MongoDB.
+// Where each table that reads the binlog stands in it: every change logged before its position is in
+// MongoDB. One document in _sync_metadata ({_id: "m2m_binlog"}) per source database, with the server the
+// positions belong to. A position advances only at a transaction boundary, after everything before it
+// was written. A table has its own position, so a run over some tables (--tables) leaves the others'
+// where they were, and a table copied in full starts from the position read before its copy.
+struct BinlogTablePosition {
+  std::string file;
+  std::uint64_t offset = 0;
+  // A full copy of the table is under way (or was interrupted): it started after `file:offset`, and
+  // the table follows the log from there once the copy is done.
+  bool copying = false;
+  bool operator==(const BinlogTablePosition&) const = default;
+};
+
 struct BinlogState {
+  std::string identity;              // the server's (Capabilities::identity); another server: start over
+  std::map<std::string, BinlogTablePosition> tables;
+  std::int64_t updated_ms = 0;       // when a run last saved it
+  // The earliest position of any table: where the next run starts reading, and what a purge must not
+  // remove. With its standing at the end of the run that saved it:
   std::string file;                  // "mysql-bin.000042"
   std::uint64_t offset = 0;
-  std::string identity;              // the server's (Capabilities::identity); another server: start over
-  std::int64_t updated_ms = 0;       // when a run last saved it
-  std::int64_t lag_bytes = 0;        // binlog bytes written after it, at that run's end
-  std::int64_t lag_seconds = 0;      // age of the oldest event not yet applied, at that run's end (0: none)
-  std::string oldest_file;           // the oldest binlog the server still had at that run's end
+  std::int64_t lag_bytes = 0;        // binlog bytes written after it
+  std::int64_t lag_seconds = 0;      // age of the oldest event not yet applied (0: none)
+  std::string oldest_file;           // the oldest binlog the server still had
   bool oldest = false;               // `file` was the oldest left: the next purge breaks the chain
 };
 

@@ -99,6 +99,11 @@ nlohmann::ordered_json to_json(const StatusReport& r, const config::Config& cfg)
     e["lossy_total"] = t.lossy_total;
     e["error"] = t.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(t.error);
     if (t.resumed) e["resumed"] = true;
+    if (r.binlog)
+      if (auto it = r.binlog->tables.find(t.table_name); it != r.binlog->tables.end()) {
+        e["binlog_position"] = fmt::format("{}:{}", it->second.file, it->second.offset);
+        if (it->second.copying) e["binlog_copying"] = true;
+      }
     if (!t.refused.empty()) e["refused_rows"] = t.refused.size();
     if (t.dropped) {
       e["dropped"] = true;
@@ -192,7 +197,7 @@ CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::ch
     const bool oldest = r.binlog_now ? r.binlog_now->oldest : r.binlog->oldest;
     if (gone) {
       code = 2;
-      detail += fmt::format(", binlog {} is no longer on the server: the next run copies the binlog tables in full",
+      detail += fmt::format(", binlog {} is no longer on the server: the next run copies the tables positioned in it in full",
                             r.binlog->file);
     } else if (oldest) {
       code = std::max(code, 1);

@@ -1,5 +1,6 @@
 #include "sync/binlog_sync.hpp"
 
+#include "binlog/server.hpp"
 #include "mongo/writer.hpp"
 #include "sync/copy.hpp"
 #include "sync/document.hpp"
@@ -224,9 +225,14 @@ Status apply_keys(TableContext& ctx, const TablePlan& plan, const std::vector<Ch
 }
 
 Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const TablePlan*>& plans,
-                                 const binlog::Position& from, std::uint32_t server_id,
-                                 const std::function<Status(const binlog::Position&)>& save) {
+                                 const std::map<std::string, binlog::Position>& since, std::uint32_t server_id,
+                                 const std::function<Status(const binlog::Position&,
+                                                            const std::map<std::string, std::string>& resync)>& save) {
   BinlogRun run;
+  // From the earliest table's position; each table's events count from its own.
+  binlog::Position from = since.begin()->second;
+  for (const auto& [table, p] : since)
+    if (binlog::earlier(p, from)) from = p;
   run.from = run.to = from;
   const std::string& database = ctx.cfg.mysql.database;
   std::map<std::string, const TablePlan*> by_name;
@@ -275,7 +281,7 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
     if (ev.header.timestamp) run.last_event_time = ev.header.timestamp;
     if (pending_count >= kApplyEvery) {
       if (auto st = flush(); !st) return st;
-      if (auto st = save(boundary); !st) return st;
+      if (auto st = save(boundary, run.resync); !st) return st;
       run.to = boundary;
     }
     if (static_cast<std::int64_t>(run.events) >= ctx.cfg.binlog.max_events || std::chrono::steady_clock::now() >= deadline)
@@ -306,10 +312,18 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
       it = it->second.table == table ? maps.erase(it) : std::next(it);
   };
 
+  // Whether the event at `at` is new to `table`: before its position, the table has it already.
+  binlog::Position at = from;
+  auto is_new = [&](const std::string& table) {
+    auto it = since.find(table);
+    return it == since.end() || !binlog::earlier(at, it->second);
+  };
+
   binlog::RawEvent raw;
   std::vector<binlog::RowKeys> row_keys;
   while (true) {
     if (ctx.stop && ctx.stop->requested()) break;
+    at = (*reader)->position();
     auto more = (*reader)->next(raw);
     if (!more) return more.failure();
     if (!*more) break;  // caught up with the end of the log
@@ -319,7 +333,7 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
     binlog::Event& ev = *decoded;
     bool boundary_here = false;
     if (const auto* tm = ev.as<binlog::TableMap>()) {
-      if (tm->database == database && names.count(tm->table) && !run.resync.count(tm->table)) {
+      if (tm->database == database && names.count(tm->table) && !run.resync.count(tm->table) && is_new(tm->table)) {
         if (auto fits = binlog::check_table_map(*tm, by_name.at(tm->table)->table); !fits)
           resync(tm->table, "the binlog holds changes written under another schema (" + fits.error().message + ")");
         else
@@ -348,6 +362,7 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
         // Unqualified names belong to the statement's default database.
         const auto touched = tables_named_in(q->sql, database, qdb, names);
         for (const auto& t : touched) {
+          if (!is_new(t)) continue;
           if (kind == binlog::QueryKind::truncate) run.truncated.insert(t);
           resync(t, kind == binlog::QueryKind::dml
                         ? "a statement-based change in the binlog (binlog_format is not ROW for that session)"
@@ -361,7 +376,8 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
     } else if (const auto* g = ev.as<binlog::MariaGtid>()) {
       standalone_pending = g->is_standalone();
     } else if (const auto* inc = ev.as<binlog::Incident>()) {
-      for (const auto& t : names) resync(t, "the server logged an incident (events may be missing: " + inc->message + ")");
+      for (const auto& t : names)
+        if (is_new(t)) resync(t, "the server logged an incident (events may be missing: " + inc->message + ")");
     }
     if (boundary_here) {
       if (auto st = at_boundary(ev); !st) return st.failure();
@@ -373,7 +389,7 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
   }
   if (auto st = flush(); !st) return st.failure();
   if (!(boundary == run.to)) {
-    if (auto st = save(boundary); !st) return st.failure();
+    if (auto st = save(boundary, run.resync); !st) return st.failure();
     run.to = boundary;
   }
   return run;

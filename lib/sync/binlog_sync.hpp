@@ -49,14 +49,17 @@ std::string key_value_echo(const binlog::KeyValue& value, const mysql::Column& c
 std::set<std::string> tables_named_in(std::string_view sql, const std::string& database,
                                       const std::string& default_database, const std::set<std::string>& tables);
 
-// Reads the binlog from `from` to its current end, bounded by binlog.max_events and binlog.max_seconds,
-// and applies the changes of `plans` (tables of ctx.cfg's database that read their changes from the
-// log), in batches of keys. `save` stores a position; it is called at transaction boundaries once every
-// change before it is written to MongoDB. Tables whose events cannot be applied (DDL, another schema) are
-// listed in BinlogRun::resync, and their keys dropped: a full sync of them follows.
+// Reads the binlog from the earliest of the positions in `since` (one for each of `plans`, the tables of
+// ctx.cfg's database that follow the log; each table counts events from its own) to the log's current
+// end, bounded by binlog.max_events and binlog.max_seconds, and applies their changes in batches of keys.
+// `save` stores a position; it is called at transaction boundaries once every change before it is
+// written to MongoDB, with the tables resynced so far (which are not current up to it). Tables whose
+// events cannot be applied (DDL, another schema) are listed in BinlogRun::resync, and their keys
+// dropped: a full sync of them follows.
 Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const TablePlan*>& plans,
-                                 const binlog::Position& from, std::uint32_t server_id,
-                                 const std::function<Status(const binlog::Position&)>& save);
+                                 const std::map<std::string, binlog::Position>& since, std::uint32_t server_id,
+                                 const std::function<Status(const binlog::Position&,
+                                                            const std::map<std::string, std::string>& resync)>& save);
 
 // Applies changed keys of one table: reads the current rows of `keys` (literal tuples as
 // key_value_literal builds them, each with its echo tuple), upserts them, and deletes the documents of
