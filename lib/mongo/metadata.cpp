@@ -466,6 +466,7 @@ Expected<std::optional<BinlogState>> MetadataStore::load_binlog() {
           else if (key == "file" && BSON_ITER_HOLDS_UTF8(&field)) p.file = bson_iter_utf8(&field, nullptr);
           else if (key == "offset" && BSON_ITER_HOLDS_NUMBER(&field)) p.offset = static_cast<std::uint64_t>(bson_iter_as_int64(&field));
           else if (key == "copying" && BSON_ITER_HOLDS_BOOL(&field)) p.copying = bson_iter_bool(&field);
+          else if (key == "as_of" && BSON_ITER_HOLDS_DATE_TIME(&field)) p.as_of_ms = bson_iter_date_time(&field);
         }
         if (!table.empty() && !p.file.empty()) b.tables[table] = std::move(p);
       }
@@ -499,6 +500,7 @@ Status MetadataStore::save_binlog(const BinlogState& b) {
     BSON_APPEND_UTF8(&entry, "file", p.file.c_str());
     BSON_APPEND_INT64(&entry, "offset", static_cast<std::int64_t>(p.offset));
     if (p.copying) BSON_APPEND_BOOL(&entry, "copying", true);
+    if (p.as_of_ms) BSON_APPEND_DATE_TIME(&entry, "as_of", p.as_of_ms);
     bson_append_document_end(&tables, &entry);
   }
   bson_append_array_end(&set, &tables);

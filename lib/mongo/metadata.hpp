@@ -111,6 +111,10 @@ struct BinlogTablePosition {
   // A full copy of the table is under way (or was interrupted): it started after `file:offset`, and
   // the table follows the log from there once the copy is done.
   bool copying = false;
+  // When a run last found the table current (it followed the log to here and succeeded). A run that
+  // finds nothing to apply to a table writes no record for it: this is its last sync (see
+  // ops::with_binlog_progress).
+  std::int64_t as_of_ms = 0;
   bool operator==(const BinlogTablePosition&) const = default;
 };
 

@@ -34,6 +34,23 @@ std::optional<std::chrono::milliseconds> StatusReport::oldest_success_age() cons
   return std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms - oldest));
 }
 
+std::vector<mongo::TableState> with_binlog_progress(std::vector<mongo::TableState> tables,
+                                                    const std::optional<mongo::BinlogState>& binlog) {
+  if (!binlog) return tables;
+  for (auto& t : tables) {
+    auto it = binlog->tables.find(t.table_name);
+    if (it == binlog->tables.end() || it->second.copying || it->second.as_of_ms <= t.timestamp_ms) continue;
+    // Only a record that says "success, nothing to do" is carried forward: anything else was written.
+    if (t.dropped || t.status != mongo::TableStatus::success) continue;
+    const std::int64_t at = it->second.as_of_ms;
+    t.last_sync_time = iso8601_utc(at);
+    t.timestamp_ms = at;
+    t.last_success_ms = at;
+    t.last_complete_ms = at;
+  }
+  return tables;
+}
+
 StatusReport load_status(const config::Config& cfg, Logger& log) {
   StatusReport r;
   r.database = cfg.mongo_database();
@@ -48,6 +65,7 @@ StatusReport load_status(const config::Config& cfg, Logger& log) {
     r.lock_holder = lease->owner;
 
   r.binlog = meta.load_binlog().or_throw();
+  r.tables = with_binlog_progress(std::move(r.tables), r.binlog);
   if (r.binlog) {
     // Whether the next run can go on from the position is MySQL's to say; status answers without it.
     auto conn = mysql::Connection::open(cfg.mysql, log);
@@ -66,6 +84,7 @@ StoredState try_load_state(const config::Config& cfg, Logger& log) {
   mongo::MetadataStore meta(client, cfg.mongo_database(), (*pool)->where());
   if (auto tables = meta.load_all()) out.tables = std::move(*tables);
   if (auto b = meta.load_binlog()) out.binlog = std::move(*b);
+  out.tables = with_binlog_progress(std::move(out.tables), out.binlog);
   return out;
 }
 

@@ -47,6 +47,12 @@ struct StoredState {
 };
 StoredState try_load_state(const config::Config& cfg, Logger& log);
 
+// The tables' records with what the binlog positions add: a run that found nothing to apply to a table
+// writes no record for it, only the position's as_of time; that time is then the table's last sync and
+// last success (see mongo::BinlogTablePosition).
+std::vector<mongo::TableState> with_binlog_progress(std::vector<mongo::TableState> tables,
+                                                    const std::optional<mongo::BinlogState>& binlog);
+
 // The seed's status response: "scheduler" (here: the lock and the interval the timer uses) and
 // "sync_data" {total_tables, tables{name: {last_sync_time, sync_type, records_synced, status,
 // duration_seconds, ...}}}, extended.

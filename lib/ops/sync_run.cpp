@@ -332,6 +332,7 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
     }
     // The tables copied in full: from `reached` on, or, for an interrupted copy that resumes, from where
     // that copy started. Stored before any copy starts.
+    const auto before_copies = positions;
     for (const auto* p : binlog_plans) {
       const std::string& name = p->table.name;
       if (positions.count(name) && !binlog_reasons.count(name)) continue;  // follows the log
@@ -342,10 +343,12 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
                            it->second.checkpoint && !binlog_reasons.count(name);
       positions[name] = resumes ? usable->second : mongo::BinlogTablePosition{reached.file, reached.offset, true};
     }
-    if (auto state = binlog_state_after(conn, *caps, positions, 0)) {
-      if (auto st = meta.save_binlog(*state); !st) binlog_failure = st.failure();
-    } else {
-      binlog_failure = state.failure();
+    if (positions != before_copies) {
+      if (auto state = binlog_state_after(conn, *caps, positions, 0)) {
+        if (auto st = meta.save_binlog(*state); !st) binlog_failure = st.failure();
+      } else {
+        binlog_failure = state.failure();
+      }
     }
   }
 
@@ -482,10 +485,16 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
   }
   // The binlog positions for the next run: a table copied in full follows the log from where its copy
   // started once the copy is complete.
+  // After the tables' records, so that a table whose record could not be written is not called current.
+  flush_records();
   if (start) {
-    for (auto& [table, p] : positions)
-      if (p.copying)
-        if (auto it = report.tables.find(table); it != report.tables.end() && !it->second.error) p.copying = false;
+    const std::int64_t now = now_epoch_ms();
+    for (auto& [table, p] : positions) {
+      auto it = report.tables.find(table);
+      if (it == report.tables.end() || it->second.error) continue;
+      p.copying = false;
+      p.as_of_ms = now;
+    }
     // The lag left: what a limited run did not read.
     const std::int64_t lag_s = binlog_run && binlog_run->limited && binlog_run->last_event_time
                                    ? std::max<std::int64_t>(0, now_epoch_ms() / 1000 - binlog_run->last_event_time)
@@ -501,7 +510,6 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
       log.error("binlog: {}", state.failure().message);
     }
   }
-  flush_records();
   report.end_ms = now_epoch_ms();
   return out;
 }

@@ -127,6 +127,17 @@ TEST_CASE("binlog: a table without a change column gets its inserts, updates and
   CHECK(table_of(quiet, "stamped")["records_synced"] == 0);
   CHECK(quiet["binlog"]["changed_keys"] == 0);
   CHECK(quiet["binlog"]["fallback"].is_null());
+  // A second quiet run writes no record for the tables (the first wrote "0 rows"); the position's as_of
+  // time tells status that they were synced.
+  const auto record_before = rig::metadata_for(db, "plain");
+  auto quiet_again = binlog_sync(db);
+  CHECK(table_of(quiet_again, "plain")["status"] == "success");
+  const auto record_after = rig::metadata_for(db, "plain");
+  CHECK(record_after["timestamp"] == record_before["timestamp"]);
+  const auto quiet_status = rig::run({"--json", "status"}, binlog_env(db.env())).json();
+  CHECK(quiet_status["sync_data"]["tables"]["plain"]["last_sync_time"].get<std::string>() >
+        record_before["last_sync_time"].get<std::string>());
+  CHECK(quiet_status["sync_data"]["tables"]["plain"]["records_synced"] == 0);
 
   // Three updated, two deleted, four inserted; in `stamped` an UPDATE that keeps updated_at and a row
   // written with an old timestamp, both invisible to a change column.
