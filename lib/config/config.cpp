@@ -99,6 +99,8 @@ const std::vector<Setting>& settings() {
       {"sync.drop_orphans", Kind::boolean, "", false},
       {"log.level", Kind::string, "", false, 0, 0, {"debug", "info", "warning", "error", "off"}},
       {"log.file", Kind::string, "", false},
+      {"verify.settle", Kind::duration, "", false, 0, 3'600'000},
+      {"verify.max_keys", Kind::integer, "", false, 0, 10'000},
   };
   return all;
 }
@@ -571,8 +573,9 @@ void read_toml(const std::string& file, const std::string& what, std::map<std::s
       continue;
     }
     const auto* t = node.as_table();
-    if (!t || (sname != "mysql" && sname != "mongodb" && sname != "sync" && sname != "log"))
-      fail(fmt::format("{}: unknown key '{}'; valid sections are [mysql], [mongodb], [sync], [log], [tables.<name>]",
+    if (!t || (sname != "mysql" && sname != "mongodb" && sname != "sync" && sname != "log" && sname != "verify"))
+      fail(fmt::format("{}: unknown key '{}'; valid sections are [mysql], [mongodb], [sync], [verify], [log], "
+                       "[tables.<name>]",
                        where, sname));
     for (const auto& [k, v] : *t) {
       const std::string key = sname + "." + std::string(k.str());
@@ -783,6 +786,8 @@ Config load_config(const Inputs& in, std::map<std::string, Raw>& raw, std::vecto
   s.lock_ttl = std::chrono::milliseconds(get<std::int64_t>(raw, "sync.lock_ttl", s.lock_ttl.count()));
   s.retry_for = std::chrono::milliseconds(get<std::int64_t>(raw, "sync.retry_for", s.retry_for.count()));
   s.drop_orphans = get<bool>(raw, "sync.drop_orphans", s.drop_orphans);
+  cfg.verify.settle = std::chrono::milliseconds(get<std::int64_t>(raw, "verify.settle", cfg.verify.settle.count()));
+  cfg.verify.max_keys = static_cast<int>(get<std::int64_t>(raw, "verify.max_keys", cfg.verify.max_keys));
 
   {
     LogLevel level = cfg.log.level;
