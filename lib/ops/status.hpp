@@ -25,6 +25,9 @@ struct StatusReport {
   std::optional<std::chrono::milliseconds> oldest_success_age() const;
   std::size_t never_succeeded() const;
   std::size_t dropped() const;  // tables that no longer exist in MySQL
+  std::size_t verified() const;  // tables with a recorded verify (dropped ones aside)
+  // Tables whose last verify found MongoDB different from MySQL (and did not repair it all).
+  std::vector<std::string> verify_different() const;
 };
 
 // Reads the metadata (MongoDB only: it works while MySQL is down). Throws Error when it cannot.
@@ -43,8 +46,8 @@ struct CheckResult {
   std::string line;      // "MYSQL2MONGO OK - 16 tables, oldest sync 4m ago | age=240s;3600;10800 ..."
 };
 
-// OK when every table succeeded recently; WARNING when the oldest success is older than `warn` or a
-// table's last run failed; CRITICAL when older than `crit` or a table never succeeded; UNKNOWN when
+// OK when every table succeeded recently; WARNING when the oldest success is older than `warn`, a
+// table's last run failed, or a table's last verify found differences; CRITICAL when older than `crit` or a table never succeeded; UNKNOWN when
 // nothing is recorded.
 CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::chrono::milliseconds crit);
 
