@@ -37,8 +37,9 @@ void print_table(const Context& ctx, const sync::TableVerify& t) {
   fmt::print("{:<28} {:>10} {:>10} {:>10} {:>8} {:>8} {:>9}  {}\n", t.table, count_or_dash(t, t.mysql_rows),
              count_or_dash(t, t.mongodb_documents), count_or_dash(t, t.found.equal), count_or_dash(t, t.found.missing),
              count_or_dash(t, t.found.extra), count_or_dash(t, t.found.different),
-             result == mongo::VerifyResult::failed ? "failed: " + ctx.redact(t.error->message)
-                                                   : std::string(mongo::to_string(result)));
+             result == mongo::VerifyResult::failed         ? "failed: " + ctx.redact(t.error->message)
+             : t.repaired && result == mongo::VerifyResult::equal ? std::string("repaired")
+                                                                  : std::string(mongo::to_string(result)));
   if (t.error && !t.repaired) return;
   if (t.keyed()) {
     const auto shown = t.first(kShownKeys);
@@ -92,7 +93,8 @@ std::string summary_of(const ops::VerifyOutcome& o) {
       copied += t.repaired_copied;
       deleted += t.repaired_deleted;
     }
-    s += fmt::format("; repaired {} rows, deleted {} documents", copied, deleted);
+    s += fmt::format("; {} row{} copied, {} document{} deleted", copied, copied == 1 ? "" : "s", deleted,
+                     deleted == 1 ? "" : "s");
   }
   return s + fmt::format(" in {:.1f}s", static_cast<double>(o.end_ms - o.start_ms) / 1000.0);
 }

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -261,6 +262,16 @@ std::string shown(std::string_view v) {
   }
   if (v.size() > 64) s += "...";
   return s;
+}
+
+std::string hex(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out = "0x";
+  for (unsigned char b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
 }
 
 std::string relaxed_json(const bson_t* doc, std::size_t limit) {
@@ -683,6 +694,9 @@ Status multiset_pass_with_samples(TableContext& ctx, const TablePlan& plan,
     if (name == names.end()) continue;
     out.documents[n > 0 ? 0 : 1].push_back({name->second, static_cast<std::uint64_t>(n > 0 ? n : -n)});
   }
+  // The same report for the same data, whatever order the hash map keeps.
+  for (auto& list : out.documents)
+    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.document < b.document; });
   return success();
 }
 
@@ -875,6 +889,15 @@ void verify_table(TableContext& ctx, const TablePlan& plan, std::size_t max_keys
   out.table = plan.table.name;
   out.collection = plan.collection;
   out.key_columns = plan.key_columns();
+  out.key_binary.clear();
+  for (auto i : plan.key) {
+    const auto& f = plan.fields[i];
+    const mysql::Column* c = plan.table.find(f.column);
+    out.key_binary.push_back(f.kind == convert::Kind::bit ||
+                             (c && (c->data_type == "bit" || c->charset == "binary" ||
+                                    c->data_type.find("binary") != std::string::npos ||
+                                    c->data_type.find("blob") != std::string::npos)));
+  }
   Status st = success();
   if (plan.has_key()) {
     Recorder recorder(plan, ctx.cfg.sync.key_as_id, max_keys, out);
@@ -1020,8 +1043,9 @@ nlohmann::ordered_json to_json(const TableVerify& t, std::size_t max_keys) {
           nlohmann::ordered_json key = nlohmann::ordered_json::object();
           for (std::size_t i = 0; i < t.key_columns.size() && i < f->text->size(); ++i) {
             const std::string& v = (*f->text)[i];
-            // Key values are MySQL's text; bytes that are not UTF-8 (binary keys) are shown escaped.
-            key[t.key_columns[i]] = bson_utf8_validate(v.data(), v.size(), false) ? v : shown(v);
+            // Key values are MySQL's text; the bytes of a binary key as hexadecimal, as MySQL writes them.
+            const bool binary = (i < t.key_binary.size() && t.key_binary[i]) || !bson_utf8_validate(v.data(), v.size(), false);
+            key[t.key_columns[i]] = binary ? hex(v) : v;
           }
           e["key"] = key;
         } else {

@@ -70,6 +70,7 @@ struct TableVerify {
   std::string table;
   std::string collection;
   std::vector<std::string> key_columns;  // empty: compared as multisets of documents
+  std::vector<bool> key_binary;          // per key column: its MySQL text is bytes (binary types, BIT)
   std::uint64_t mysql_rows = 0, mongodb_documents = 0;
   Counts found;                         // after the re-check
   std::uint64_t changed_during_verify = 0;  // keys (documents) that differed at first and settled
