@@ -110,8 +110,8 @@ VerifyOutcome run_verify(const config::Config& cfg, const VerifyOptions& options
   for (const auto& t : out.tables)
     if (!t.error) differing += std::min<std::uint64_t>(t.found.differences(), sync::kMaxRecheck);
   if (differing > 0) {
-    log.info("{} key{} differ; reading them again in {} (verify.settle)", differing, differing == 1 ? "" : "s",
-             format_duration(cfg.verify.settle));
+    log.info("{} {} differ{}; reading {} again in {} (verify.settle)", differing, differing == 1 ? "key" : "keys",
+             differing == 1 ? "s" : "", differing == 1 ? "it" : "them", format_duration(cfg.verify.settle));
     if (options.stop ? !options.stop->sleep_for(cfg.verify.settle) : (std::this_thread::sleep_for(cfg.verify.settle), false)) {
       out.end_ms = now_epoch_ms();
       return out;

@@ -474,7 +474,8 @@ Status merge(TableContext& ctx, const TablePlan& plan, Sink& sink, TableVerify& 
     mdoc = cursor.next();
     have_m = mdoc != nullptr;
     if (!have_m) return cursor.error() ? Status(*cursor.error()) : success();
-    ++out.mongodb_documents;
+    // A collection of documents MySQL does not have is read to its end too: a stop must not wait for it.
+    if (++out.mongodb_documents % kEvery == 0 && stop_requested(ctx)) return stopped(ctx);
     mongo_tuple(plan, key_as_id, mdoc, mkey.get());
     // Equal neighbours are two documents of one key (written around the unique index): the second is
     // extra. Only a step back means the sort is not the one expected.
@@ -657,7 +658,7 @@ Status multiset_pass(TableContext& ctx, const TablePlan& plan, MultisetPass& pas
         const Digest d = digest_of(stripped.get());
         describe(d, stripped.get());
         count(d, -1);
-        ++pass.mongodb_documents;
+        if (++pass.mongodb_documents % kEvery == 0 && stop_requested(ctx)) return stopped(ctx);
       } else {
         if (cursor.error()) return *cursor.error();
         have_m = false;
