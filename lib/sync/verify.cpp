@@ -798,9 +798,9 @@ Expected<std::uint64_t> judge_again(TableContext& ctx, const TablePlan& plan, st
     Reread now;
     if (auto st = reread(ctx, plan, part, now); !st) return st.failure();
     for (auto* f : part) {
-      // A key without a MySQL form was not read there: its first verdict stands.
-      if (!f->text) continue;
-      const auto y = now.mysql.find(f->key);
+      // A key without a MySQL form (a value no conversion of the key's columns produces) cannot be the
+      // key of any row: only its document is read again.
+      const auto y = f->text ? now.mysql.find(f->key) : now.mysql.end();
       const auto m = now.mongo.find(f->key);
       --out.found.of(f->kind);
       if (y != now.mysql.end() && m != now.mongo.end()) {

@@ -783,3 +783,32 @@ TEST_CASE("verify: the result of each table is stored in _sync_metadata, shown b
   CHECK(down.code == 69);
   CHECK(contains(slurp(metrics), "mysql2mongo_last_verify_exit_code 69\n"));
 }
+
+TEST_CASE("verify: a document whose key no row can have (a string or an ObjectId in an INT key) is extra, named by "
+          "its value, read again in MongoDB only, and deleted by --repair",
+          "[verify][repair]") {
+  rig::Scratch db("vodd");
+  db.sql("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL);"
+         "INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')");
+  rig::sync_ok(db);
+  mongo(db, R"({"insert": "items", "documents": [{"id": {"$oid": "650000000000000000000001"}, "name": "odd"},
+                                                  {"id": "2", "name": "text"}]})");
+  const TempFile cfg(db.name() + ".toml", kSettleNow);
+  const auto text = run(db, {"verify"}, cfg.path);
+  INFO("stdout:\n" << text.out << "\nstderr:\n" << text.err);
+  CHECK(text.code == 1);
+  CHECK(row_of(text.out, "items") == std::vector<std::string>{"items", "3", "5", "3", "0", "2", "0", "different"});
+  // A string '2' is not the number 2: MySQL's row 2 is read again and does not match it.
+  CHECK(details_of(text.out, "items") ==
+        std::vector<std::string>{"  extra      (id) = ('2')",
+                                 R"(  extra      (id) = { "id" : { "$oid" : "650000000000000000000001" } })"});
+  const auto j = run(db, {"--json", "verify"}, cfg.path);
+  CHECK(j.json()["tables"]["items"]["samples"]["extra"] ==
+        json::array({{{"key", {{"id", "2"}}}},
+                     {{"key", R"((id) = { "id" : { "$oid" : "650000000000000000000001" } })"}}}));
+  const auto repair = run(db, {"--json", "verify", "--repair"}, cfg.path);
+  INFO("repair stderr: " << repair.err);
+  REQUIRE(repair.code == 0);
+  CHECK(repair.json()["tables"]["items"]["repair"]["deleted"] == 2);
+  CHECK(db.count("items") == 3);
+}
