@@ -386,7 +386,11 @@ done
   echo "load average at start: $load_start, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "tool: $build_dir/app/mysql2mongo built $tool_built ($build_type); MariaDB $(sql -e 'SELECT VERSION()') over TCP, TLS $([ "$tls" = 1 ] && echo on || echo off) for both"
   case $endpoint in
-    cpp) echo "MongoDB side: bench/discard_endpoint.cpp (writes to synced collections discarded; other commands forwarded to tests/support/mongo_endpoint.py)" ;;
+    cpp) if [ "$keep" = 1 ]; then
+           echo "MongoDB side: bench/discard_endpoint.cpp --keep-documents (synced collections kept in memory and read back; other commands forwarded to tests/support/mongo_endpoint.py)"
+         else
+           echo "MongoDB side: bench/discard_endpoint.cpp (writes to synced collections discarded; other commands forwarded to tests/support/mongo_endpoint.py)"
+         fi ;;
     python) echo "MongoDB side: tests/support/mongo_endpoint.py --discard-writes" ;;
   esac
   echo "table: 8 columns (BIGINT PK, INT, VARCHAR(64), DECIMAL(12,2), DATETIME(3) ON UPDATE, DOUBLE, TINYINT, TEXT ~100 B); median of $repeat runs"
