@@ -848,9 +848,8 @@ Status delete_guard(TableContext& ctx, const TablePlan& plan, std::uint64_t n, s
 // --repair beyond kMaxRecheck differences: a second merge that writes as it goes.
 class Repairer : public Sink {
 public:
-  Repairer(TableContext& ctx, const TablePlan& plan, bool deletes, TableVerify& out)
+  Repairer(TableContext& ctx, const TablePlan& plan, TableVerify& out)
       : plan_(plan),
-        deletes_(deletes),
         out_(out),
         writer_(ctx.mongo, ctx.db, plan.collection, ctx.wc, static_cast<std::size_t>(ctx.cfg.sync.batch_size),
                 static_cast<std::size_t>(ctx.cfg.sync.batch_bytes), fmt::format("MongoDB collection {}", plan.collection)) {}
@@ -858,7 +857,6 @@ public:
   Status missing(const Row& r) override { return write(r); }
   Status different(const Row& r, const bson_t*, std::vector<std::string>) override { return write(r); }
   Status extra(const bson_t* doc, const bson_t*) override {
-    if (!deletes_) return success();
     const std::string id = id_of(doc);
     const bson_t sel = view(id);
     ++out_.repaired_deleted;
@@ -876,7 +874,6 @@ private:
     return writer_.replace_upsert(r.key, r.doc);
   }
   const TablePlan& plan_;
-  bool deletes_;
   TableVerify& out_;
   mongo::BulkWriter writer_;
 };
@@ -1003,7 +1000,7 @@ void repair(TableContext& ctx, const TablePlan& plan, std::size_t max_keys, Tabl
     st = delete_guard(ctx, plan, out.found.extra, out.mongodb_documents);
     if (st) {
       TableVerify scratch;
-      Repairer repairer(ctx, plan, true, out);
+      Repairer repairer(ctx, plan, out);
       st = merge(ctx, plan, repairer, scratch);
       if (st) st = repairer.flush();
     }
