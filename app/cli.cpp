@@ -193,7 +193,7 @@ std::string explain_usage_error(const CLI::App& app, const std::vector<std::stri
       return fmt::format("unknown command '{}'; the commands are {}", a, join(commands, ", "));
     }
   }
-  return cli11.empty() ? "a command is required (test-connection, tables, sync or status)" : cli11;
+  return cli11.empty() ? "a command is required (test-connection, tables, sync, status or verify)" : cli11;
 }
 
 std::string version_text() {
@@ -271,6 +271,7 @@ int run(int argc, char** argv) {
   g_stop = &stop;
   add_sync(app, action, &stop);
   add_status(app, action);
+  add_verify(app, action, &stop);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   for (std::size_t i = 0; i < args.size(); ++i) {

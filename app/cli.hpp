@@ -33,6 +33,7 @@ void add_test_connection(CLI::App& app, Action& action);
 void add_tables(CLI::App& app, Action& action);
 void add_sync(CLI::App& app, Action& action, StopToken* stop);
 void add_status(CLI::App& app, Action& action);
+void add_verify(CLI::App& app, Action& action, StopToken* stop);
 
 // The plan as `tables` and `sync --dry-run` print it: key, change column or "full", rows, collection.
 void print_plan_text(const std::vector<sync::TablePlan>& plan);

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -91,6 +92,27 @@ void print_text(const Context& ctx, const ops::StatusReport& r) {
                format_duration(std::chrono::milliseconds(std::max<std::int64_t>(0, r.now_ms - b.updated_ms))),
                b.lag_bytes, b.lag_seconds, where);
   }
+  if (r.verified() == 0) return;
+  // The last verify of each table, when one was recorded (mysql2mongo verify).
+  fmt::print("\n{:<28} {:<25} {:>8} {:<10} {:>10} {:>8} {:>8} {:>9}\n", "TABLE", "LAST VERIFY", "AGE", "RESULT", "ROWS",
+             "MISSING", "EXTRA", "DIFFERENT");
+  std::int64_t oldest_verify = r.now_ms;
+  std::size_t equal = 0, failed = 0;
+  for (const auto& t : r.tables) {
+    if (t.dropped || !t.last_verify) continue;
+    const auto& v = *t.last_verify;
+    oldest_verify = std::min(oldest_verify, v.time_ms);
+    equal += v.result == mongo::VerifyResult::equal;
+    failed += v.result == mongo::VerifyResult::failed;
+    std::string result(mongo::to_string(v.result));
+    if (v.repaired) result += " (repaired)";
+    fmt::print("{:<28} {:<25} {:>8} {:<10} {:>10} {:>8} {:>8} {:>9}\n", t.table_name, iso8601_utc(v.time_ms),
+               format_duration(std::chrono::milliseconds(r.now_ms - v.time_ms)), result, v.mysql_rows, v.missing, v.extra,
+               v.different);
+  }
+  fmt::print("{} of {} tables verified: {} equal, {} different, {} failed; oldest verify {} ago\n", r.verified(),
+             r.tables.size() - r.dropped(), equal, r.verify_different().size(), failed,
+             format_duration(std::chrono::milliseconds(r.now_ms - oldest_verify)));
 }
 
 }  // namespace

@@ -26,6 +26,18 @@ std::size_t StatusReport::dropped() const {
   return static_cast<std::size_t>(std::count_if(tables.begin(), tables.end(), [](const auto& t) { return t.dropped; }));
 }
 
+std::size_t StatusReport::verified() const {
+  return static_cast<std::size_t>(
+      std::count_if(tables.begin(), tables.end(), [](const auto& t) { return !t.dropped && t.last_verify; }));
+}
+
+std::vector<std::string> StatusReport::verify_different() const {
+  std::vector<std::string> out;
+  for (const auto& t : tables)
+    if (!t.dropped && t.last_verify && t.last_verify->result == mongo::VerifyResult::different) out.push_back(t.table_name);
+  return out;
+}
+
 std::optional<std::chrono::milliseconds> StatusReport::oldest_success_age() const {
   if (tables.size() == dropped() || never_succeeded()) return std::nullopt;
   std::int64_t oldest = now_ms;
@@ -124,6 +136,24 @@ nlohmann::ordered_json to_json(const StatusReport& r, const config::Config& cfg)
         if (it->second.copying) e["binlog_copying"] = true;
       }
     if (!t.refused.empty()) e["refused_rows"] = t.refused.size();
+    if (t.last_verify) {
+      const auto& v = *t.last_verify;
+      e["last_verify_time"] = iso8601_utc(v.time_ms);
+      e["last_verify_result"] = std::string(mongo::to_string(v.result));
+      nlohmann::ordered_json lv;
+      lv["age_seconds"] = (r.now_ms - v.time_ms) / 1000;
+      lv["mysql_rows"] = v.mysql_rows;
+      lv["mongodb_documents"] = v.mongodb_documents;
+      lv["equal"] = v.equal;
+      lv["missing"] = v.missing;
+      lv["extra"] = v.extra;
+      lv["different"] = v.different;
+      lv["changed_during_verify"] = v.changed_during_verify;
+      lv["repaired"] = v.repaired ? nlohmann::ordered_json{{"copied", v.repaired_copied}, {"deleted", v.repaired_deleted}}
+                                  : nlohmann::ordered_json(nullptr);
+      lv["error"] = v.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(v.error);
+      e["last_verify"] = lv;
+    }
     if (t.dropped) {
       e["dropped"] = true;
       e["dropped_time"] = iso8601_utc(t.dropped_ms);
@@ -181,6 +211,11 @@ std::string shown(std::string name) {
   return name;
 }
 
+std::vector<std::string> shown_all(std::vector<std::string> names) {
+  for (auto& n : names) n = shown(std::move(n));
+  return names;
+}
+
 }  // namespace
 
 CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::chrono::milliseconds crit) {
@@ -226,8 +261,16 @@ CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::ch
     const auto lag = r.binlog_now && r.binlog_now->present ? r.binlog_now->lag_bytes : r.binlog->lag_bytes;
     perf += fmt::format(" binlog_lag={}B binlog_lag_seconds={}s", lag, r.binlog->lag_seconds);
   }
+  // MongoDB may be up to date and still wrong: a verify that found differences is worth a look.
+  const auto different = r.verify_different();
+  if (!different.empty()) {
+    code = std::max(code, 1);
+    detail += fmt::format(", last verify found differences in {}", join(shown_all(different), ", "));
+  }
+  std::string perf_all = perf;
+  if (r.verified()) perf_all += fmt::format(" verify_different={}", different.size());
   static const char* names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
-  return {code, fmt::format("MYSQL2MONGO {} - {} | {}", names[code], detail, perf)};
+  return {code, fmt::format("MYSQL2MONGO {} - {} | {}", names[code], detail, perf_all)};
 }
 
 }  // namespace m2m::ops
