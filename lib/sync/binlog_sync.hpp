@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,6 +43,12 @@ std::string key_value_literal(const binlog::KeyValue& value, const mysql::Column
 // (ENUM and SET by their names), so the deleted row's document can be found by the same conversion.
 std::string key_value_echo(const binlog::KeyValue& value, const mysql::Column& column);
 
+// The value as the text protocol sends the column's own value, when it is known without the server: an
+// integer's decimal digits, the bytes of a binary string (BINARY(n) already padded) or of a string in a
+// UTF-8 or ASCII character set (the connection's is utf8mb4). nullopt for the others (other character
+// sets, ENUM and SET names, temporal and decimal formatting, floats, BIT), whose echo the server makes.
+std::optional<std::string> key_value_text(const binlog::KeyValue& value, const mysql::Column& column);
+
 // The names among `tables` (of `database`) that the statement names: `db`.`t` or db.t with db =
 // `database`, or `t` / t when the statement ran in `default_database` = `database`. Which tables a DDL
 // statement of the log touches; a name anywhere in the statement counts (conservative: a false match
@@ -67,6 +74,9 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
 struct ChangedKey {
   std::string literals;  // "(1, _utf8mb4 X'61')" or "1"
   std::string echo;      // "1, _utf8mb4 X'61'"
+  // The key as the text protocol sends its columns, when that is known without asking the server
+  // (integers, strings, binary strings: see key_value_text); then `echo` is not needed.
+  std::optional<std::vector<std::string>> texts;
 };
 Status apply_keys(TableContext& ctx, const TablePlan& plan, const std::vector<ChangedKey>& keys, TableReport& report);
 

@@ -463,6 +463,7 @@ TEST_CASE("binlog: every key type follows inserts, updates, key changes and dele
       "CREATE TABLE k_dec (k DECIMAL(20,6) PRIMARY KEY, v INT);"
       "CREATE TABLE k_bin (k BINARY(16) PRIMARY KEY, v INT);"
       "CREATE TABLE k_enum (k ENUM('small','medium','large','x-large') PRIMARY KEY, v INT);"
+      "CREATE TABLE k_latin1 (k VARCHAR(20) CHARACTER SET latin1 COLLATE latin1_swedish_ci PRIMARY KEY, v INT);"
       "INSERT INTO k_int VALUES (-2147483648, 1), (0, 2), (2147483647, 3), (42, 4);"
       "INSERT INTO k_ubig VALUES (0, 1), (9223372036854775807, 2), (9223372036854775808, 3), "
       "  (18446744073709551615, 4), (12345678901234567890, 5);"
@@ -474,8 +475,10 @@ TEST_CASE("binlog: every key type follows inserts, updates, key changes and dele
       "INSERT INTO k_dec VALUES (0, 1), (-99999999999999.999999, 2), (99999999999999.999999, 3), (1.5, 4), (-0.000001, 5);"
       "INSERT INTO k_bin VALUES (UNHEX('00000000000000000000000000000000'), 1), "
       "  (UNHEX('FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF'), 2), (UNHEX('0102'), 3), (UNHEX('80000000000000000000000000000001'), 4);"
-      "INSERT INTO k_enum VALUES ('small', 1), ('large', 2), ('x-large', 3)");
-  const std::vector<std::string> tables{"k_int", "k_ubig", "k_ci", "k_pair", "k_dt", "k_dtms", "k_dec", "k_bin", "k_enum"};
+      "INSERT INTO k_enum VALUES ('small', 1), ('large', 2), ('x-large', 3);"
+      "INSERT INTO k_latin1 VALUES ('café', 1), ('naïve', 2), ('plain', 3)");
+  const std::vector<std::string> tables{"k_int", "k_ubig", "k_ci",   "k_pair", "k_dt",
+                                        "k_dtms", "k_dec", "k_bin", "k_enum", "k_latin1"};
   // Microseconds do not fit a BSON date, and a key must be exact: k_dt's key is stored as text.
   TempFile config("bltypes.toml", "[tables.k_dt]\ntypes = { k = \"string\" }\n");
   const auto run = [&] {
@@ -508,7 +511,10 @@ TEST_CASE("binlog: every key type follows inserts, updates, key changes and dele
       "UPDATE k_bin SET v = 0 WHERE k = UNHEX('0102'); UPDATE k_bin SET k = UNHEX('7F') WHERE v = 1;"
       "DELETE FROM k_bin WHERE v = 2; INSERT INTO k_bin VALUES (UNHEX('00'), 9);"
       "UPDATE k_enum SET v = 0 WHERE k = 'small'; UPDATE k_enum SET k = 'medium' WHERE k = 'large';"
-      "DELETE FROM k_enum WHERE k = 'x-large'; INSERT INTO k_enum VALUES ('x-large', 9)");
+      "DELETE FROM k_enum WHERE k = 'x-large'; INSERT INTO k_enum VALUES ('x-large', 9);"
+      // Text in another character set than the connection's: its bytes differ from what a SELECT sends.
+      "UPDATE k_latin1 SET v = 0 WHERE k = 'plain'; UPDATE k_latin1 SET k = 'CAFÉ!' WHERE k = 'café';"
+      "DELETE FROM k_latin1 WHERE k = 'naïve'; INSERT INTO k_latin1 VALUES ('über', 9)");
   auto j = run();
   for (const auto& t : tables) {
     INFO("table " << t);
