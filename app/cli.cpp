@@ -207,6 +207,17 @@ void print_json(const Context& ctx, const nlohmann::ordered_json& j, int exit_co
   emit_json(j, exit_code, ctx.cfg.secrets);
 }
 
+int report_lock_held(const Context& ctx, const Error& e) {
+  ctx.log.info("{}", e.what());
+  if (ctx.json) {
+    nlohmann::ordered_json j;
+    j["status"] = "locked";
+    j["message"] = e.what();
+    print_json(ctx, j, static_cast<int>(Exit::tempfail));
+  }
+  return static_cast<int>(Exit::tempfail);
+}
+
 std::string Context::redact(std::string_view text) const { return m2m::redact(text, cfg.secrets); }
 
 int run(int argc, char** argv) {

@@ -42,6 +42,10 @@ void print_plan_text(const std::vector<sync::TablePlan>& plan);
 // without any secret.
 void print_json(const Context& ctx, const nlohmann::ordered_json& j, int exit_code);
 
+// Another run holds the run lock: the normal overlap of a timer or cron with a long run. Exit 75 (retry
+// later), said at info level (-v) so cron does not mail every overlap; with --json, {"status": "locked"}.
+int report_lock_held(const Context& ctx, const Error& e);
+
 int run(int argc, char** argv);
 
 }  // namespace m2m::app

@@ -174,18 +174,7 @@ void add_verify(CLI::App& app, Action& action, StopToken* stop) {
           throw Error(Exit::tempfail, "the run lock was taken over by another run while this one was repairing; it stopped");
       } catch (const Error& e) {
         write_metrics(exit_code_for_stop(*stop, static_cast<int>(e.code())), nullptr);
-        // With --repair, another run holding the lock is the normal overlap with a timer or cron: 75, said
-        // at info level (-v), as sync does.
-        if (e.cause() == Cause::lock_held && !stop->requested()) {
-          ctx.log.info("{}", e.what());
-          if (ctx.json) {
-            nlohmann::ordered_json j;
-            j["status"] = "locked";
-            j["message"] = e.what();
-            print_json(ctx, j, static_cast<int>(Exit::tempfail));
-          }
-          return static_cast<int>(Exit::tempfail);
-        }
+        if (e.cause() == Cause::lock_held && !stop->requested()) return report_lock_held(ctx, e);
         throw;
       }
       const auto& outcome = *result;
