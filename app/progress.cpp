@@ -100,6 +100,15 @@ void Progress::draw_locked(std::chrono::steady_clock::time_point now) {
   std::fflush(stderr);
 }
 
+void Progress::done_line(const std::string& line) {
+  if (!active_) return;
+  std::lock_guard lock(mutex_);
+  clear_locked();
+  lines_.clear();
+  fmt::print(stderr, "{}\n", line);
+  std::fflush(stderr);
+}
+
 void Progress::update(int worker, const std::string& unit, std::uint64_t done, std::uint64_t total) {
   if (!active_) return;
   std::lock_guard lock(mutex_);

@@ -27,6 +27,10 @@ public:
   // A table is done: the worker's live line goes and the table's final count is printed on a line of
   // its own.
   void table_done(int worker, const sync::TableReport& t);
+  // One worker's rows so far (a command that reads one table at a time: verify).
+  void update(const std::string& table, std::uint64_t done, std::uint64_t total) { update(0, table, done, total); }
+  // Replaces the live lines by `line`, on a line of its own (a command's own final count per table).
+  void done_line(const std::string& line);
   // A worker ended a unit that is not a whole table (a key range): its line goes.
   void unit_done(int worker);
   // Erases the live lines, if any are drawn, so the next line written to stderr starts clean (the

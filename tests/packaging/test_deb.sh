@@ -40,6 +40,7 @@ for path in /usr/bin/mysql2mongo \
             /usr/share/man/man1/mysql2mongo.1.gz /usr/share/man/man5/mysql2mongo.toml.5.gz \
             /lib/systemd/system/mysql2mongo.service /lib/systemd/system/mysql2mongo.timer \
             /lib/systemd/system/mysql2mongo-full.service \
+            /lib/systemd/system/mysql2mongo-verify.service /lib/systemd/system/mysql2mongo-verify.timer \
             /lib/systemd/system/mysql2mongo@.service /lib/systemd/system/mysql2mongo@.timer \
             /etc/mysql2mongo/config.toml \
             /usr/share/doc/mysql2mongo/copyright /usr/share/doc/mysql2mongo/changelog.gz \
@@ -81,7 +82,8 @@ mkdir "$tmp/root"
 dpkg-deb -x "$deb" "$tmp/root"
 cmp -s "$tmp/root/etc/mysql2mongo/config.toml" "$src/packaging/config.example.toml" ||
   fail "/etc/mysql2mongo/config.toml differs from packaging/config.example.toml"
-for unit in mysql2mongo.service mysql2mongo.timer mysql2mongo-full.service mysql2mongo@.service mysql2mongo@.timer; do
+for unit in mysql2mongo.service mysql2mongo.timer mysql2mongo-full.service mysql2mongo-verify.service \
+            mysql2mongo-verify.timer mysql2mongo@.service mysql2mongo@.timer; do
   cmp -s "$tmp/root/lib/systemd/system/$unit" "$src/packaging/$unit" || fail "$unit differs from packaging/$unit"
 done
 for page in man1/mysql2mongo.1.gz man5/mysql2mongo.toml.5.gz; do
