@@ -305,7 +305,7 @@ TEST_CASE("binlog: changes across rotated binlog files (FLUSH BINARY LOGS betwee
   check_like_full_copy(db, {"r"});
 }
 
-TEST_CASE("binlog: a position purged from the server: status warns, then goes critical; the next run "
+TEST_CASE("binlog: a position purged from the server: status warns, then goes critical, and the next run "
           "copies in full and says why",
           "[sync][binlog]") {
   if (rig::external_mysql()) {
@@ -354,7 +354,7 @@ TEST_CASE("binlog: a position purged from the server: status warns, then goes cr
   CHECK(ok.code == 0);
 }
 
-TEST_CASE("binlog: a run killed (SIGKILL) while applying changes; the next run converges exactly",
+TEST_CASE("binlog: a run killed (SIGKILL) while applying changes, and the next run converges exactly",
           "[sync][binlog]") {
   rig::Scratch db("blkill");
   db.sql("CREATE TABLE big (id INT PRIMARY KEY, v INT NOT NULL, s VARCHAR(40) NOT NULL)");
@@ -527,7 +527,7 @@ TEST_CASE("binlog: every key type follows inserts, updates, key changes and dele
   check_like_full_copy(db, tables, config.path);
 }
 
-TEST_CASE("binlog: changes = binlog without the grants or the settings exits 78 naming them and writes nothing; "
+TEST_CASE("binlog: changes = binlog without the grants or the settings exits 78 naming them and writes nothing, "
           "auto falls back to the change column",
           "[sync][binlog]") {
   rig::Scratch db("blgrant");

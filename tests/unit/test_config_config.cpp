@@ -270,7 +270,7 @@ TEST_CASE("bad configuration values: one line naming the key, where it came from
   }
 }
 
-TEST_CASE("per-table settings are read from [tables.<name>]") {
+TEST_CASE("per-table settings are read from the tables.NAME sections") {
   TempDir dir;
   Inputs in = base(dir);
   in.config_file = dir.write("c.toml", "[tables.\"order items\"]\ncollection = \"items\"\nchange_column = \"changed\"\n"

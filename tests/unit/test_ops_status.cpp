@@ -362,7 +362,7 @@ TEST_CASE("to_json(StatusReport): a sharded run's shards and who holds which uni
 
 // ---- binlog -----------------------------------------------------------------------------------------
 
-TEST_CASE("with_binlog_progress: a table the log found current is synced as of then; other records stand",
+TEST_CASE("with_binlog_progress: a table the log found current is synced as of then, other records stand",
           "[ops][status][binlog]") {
   mongo::BinlogState b;
   b.tables["quiet"] = {"mysql-bin.000003", 400, false, kNow - 1'000};

@@ -28,7 +28,7 @@ sync::TablePlan plan_with(std::vector<std::pair<std::string, convert::Kind>> key
 
 }  // namespace
 
-TEST_CASE("k boundaries make k + 1 ranges, open at both ends, each (lo, hi]", "[sync][ranges][units]") {
+TEST_CASE("k boundaries make k + 1 ranges, open at both ends, each from lo (excluded) to hi (included)", "[sync][ranges][units]") {
   const auto none = sync::ranges_from_boundaries({});
   REQUIRE(none.size() == 1);
   CHECK_FALSE(none[0].lo);

@@ -150,7 +150,7 @@ TEST_CASE("one probe finds which incremental tables have rows to read", "[sync][
             "LIMIT 1)");
 }
 
-TEST_CASE("key ranges: (lo, hi] by the column's own comparison, composite keys expanded", "[sync][sql][units]") {
+TEST_CASE("key ranges: from lo (excluded) to hi (included) by the column's own comparison, composite keys expanded", "[sync][sql][units]") {
   auto a = col("a", "int"), b = col("b", "varchar");
   CHECK(sync::key_at_most({&a}, {"5"}, quote) == "`a` <= 5");
   CHECK(sync::key_at_most({&a, &b}, {"5", "q"}, quote) == "(`a` < 5) OR (`a` = 5 AND `b` <= 'q')");
