@@ -951,14 +951,17 @@ void run_local(RunShared& run, const std::vector<sync::TablePlan>& plans, mysql:
 // A shard that found the run lock held by a sharded run of as many shards: it joins that run (see
 // mongo::ShardSlot), waits until the shard that planned it published its units, and claims units with
 // the others until every one is done. The run's settings (--full, --reconcile, --force-deletes) are
-// the planning shard's. Anything else holding the lock is `held` (exit 75).
-SyncOutcome join_shard_run(const config::Config& cfg, const SyncOptions& options, Logger& log, SyncOutcome out,
-                           mysql::Connection& conn, StopToken::Registration& cancel, mongo::Pool& pool,
-                           mongo::Client& client, const std::string& db, const Failure& held) {
+// the planning shard's. Anything else holding the lock is `held` (exit 75). nullopt: the lock was
+// released between the attempt to take it and this read (the run ended): take it again.
+std::optional<SyncOutcome> join_shard_run(const config::Config& cfg, const SyncOptions& options, Logger& log,
+                                          SyncOutcome& out, mysql::Connection& conn, StopToken::Registration& cancel,
+                                          mongo::Pool& pool, mongo::Client& client, const std::string& db,
+                                          const Failure& held) {
   auto& report = out.report;
   const auto& shard = options.shard;
   auto info = mongo::read_lease(client, db, pool.where()).or_throw();
-  if (!info || info->shards != shard.count || !info->live(now_epoch_ms())) throw Error(held);
+  if (!info || !info->live(now_epoch_ms())) return std::nullopt;
+  if (info->shards != shard.count) throw Error(held);
   const std::int64_t token = info->token;
   const std::string owner = mongo::lease_owner_id();
   auto slot = mongo::ShardSlot::take(pool, db, owner, shard.index, token, cfg.sync.unit_ttl, log).or_throw();
@@ -968,11 +971,8 @@ SyncOutcome join_shard_run(const config::Config& cfg, const SyncOptions& options
     if (options.stop) options.stop->sleep_for(std::chrono::milliseconds(200));
     else std::this_thread::sleep_for(std::chrono::milliseconds(200));
     info = mongo::read_lease(client, db, pool.where()).or_throw();
-    if (!info || info->token != token || !info->live(now_epoch_ms()))
-      throw Error(Failure{Exit::tempfail,
-                          fmt::format("the shard that took the run lock ({}) stopped before it published the run's units; "
-                                      "retry later", info ? info->owner : std::string("gone")),
-                          false, 0, Cause::lock_held});
+    // The run ended (or its planner died before publishing, and its lease expired): take the lock again.
+    if (!info || info->token != token || !info->live(now_epoch_ms())) return std::nullopt;
   }
   log.info("joined the sharded run of {} (token {}) as shard {}/{}", info->owner, token, shard.index, shard.count);
   SyncOptions member = options;
@@ -1051,9 +1051,18 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
 
   mongo::Lease::Options lease_options{db, mongo::lease_owner_id(), cfg.sync.lock_ttl, options.wait, options.shard.count};
   auto acquired = mongo::Lease::acquire(*pool, lease_options, log, options.stop);
-  // Another shard of a sharded run took the lock first: this one joins that run.
-  if (!acquired && options.shard.active() && acquired.failure().cause == Cause::lock_held && !stopping(options))
-    return join_shard_run(cfg, options, log, std::move(out), conn, cancel_mysql, *pool, client, db, acquired.failure());
+  // Another shard of a sharded run took the lock first: this one joins that run. A shard that comes as
+  // that run ends finds the lock free again, and takes it (a few times at most: each miss means another
+  // run started and ended meanwhile).
+  for (int attempt = 1; !acquired && options.shard.active() && acquired.failure().cause == Cause::lock_held &&
+                        !stopping(options);
+       ++attempt) {
+    if (auto joined = join_shard_run(cfg, options, log, out, conn, cancel_mysql, *pool, client, db, acquired.failure()))
+      return std::move(*joined);
+    if (attempt == 3) break;
+    log.debug("the sharded run holding the lock ended; taking the lock again");
+    acquired = mongo::Lease::acquire(*pool, lease_options, log, options.stop);
+  }
   auto lease = std::move(acquired).or_throw();
 
   mongo::MetadataStore meta(client, db, pool->where(), lease->token(), options.stop);

@@ -125,6 +125,14 @@ bool is_stopped(pid_t pid) {
   return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T';
 }
 
+// Whether the binlog document (_id "m2m_binlog") says `table`'s copy is under way (or was interrupted).
+bool binlog_copying(const json& doc, const std::string& table) {
+  for (const auto& t : doc["tables"])
+    if (t["table"] == table) return t.value("copying", false);
+  FAIL("no binlog position for " << table << " in " << doc.dump());
+  return false;
+}
+
 json report_of(Child& c) {
   INFO("stderr: " << c.err());
   return json::parse(c.out());
@@ -323,7 +331,7 @@ TEST_CASE("units: three shards over 30 tables and a split table do every unit ex
   CHECK(rig::metadata_for(db, "big")["sync_type"] == "incremental");
 }
 
-TEST_CASE("units: a shard killed with kill -9 mid-range leaves its units to the others once their leases expire; "
+TEST_CASE("units: a shard killed with kill -9 mid-range leaves its units to the others once their leases expire, and "
           "the data is exact",
           "[sync][units][shards]") {
   rig::Scratch db("shardkill");
@@ -373,8 +381,8 @@ TEST_CASE("units: a shard killed with kill -9 mid-range leaves its units to the 
   CHECK(rig::metadata_for(db, "big")["status"] == "success");
 }
 
-TEST_CASE("units: a shard paused past its unit's lease cannot write a stale checkpoint after SIGCONT; a second "
-          "run exits 75 while every unit is held; status shows who holds which unit",
+TEST_CASE("units: a shard paused past its unit's lease cannot write a stale checkpoint after SIGCONT, a second "
+          "run exits 75 while every unit is held, and status shows who holds which unit",
           "[sync][units][shards][fencing]") {
   rig::Scratch db("shardpause");
   make_big_table(db, 30000);
@@ -496,4 +504,81 @@ TEST_CASE("units: wrong --jobs, SYNC_JOBS, --shard and --shards are refused in o
   CHECK(ok.code == 0);
   CHECK(ok.json()["shard"]["index"] == 0);
   CHECK(db.count("t") == 1);
+}
+
+TEST_CASE("units: a binlog table's first copy in key ranges on 4 workers, stopped mid-way, resumes from the binlog "
+          "position it started at, and a sharded run keeps binlog tables on the shard that read the log",
+          "[sync][units][parallel][binlog]") {
+  rig::Scratch db("unitbinlog");
+  constexpr long long kRows = 60000;
+  make_big_table(db, kRows);
+  const TempFile cfg(db.name() + "_units.toml", units_config(5000));
+  const auto env = with_env(db.env(), {{"SYNC_BATCH_SIZE", "200"}, {"SYNC_CHANGES", "binlog"}});
+  Child run({"--json", "--config", cfg.path, "sync", "--jobs", "4"}, env);
+  std::optional<std::pair<long long, long long>> copied;  // (lo, checkpoint) of a range under way
+  REQUIRE(eventually(
+      [&] {
+        for (const auto& r : ranges_of(db, "big")) {
+          if (!r.contains("checkpoint") || !r["checkpoint"].is_array()) continue;
+          const long long lo = r["lo"].is_array() ? std::stoll(r["lo"][0].get<std::string>()) : 0;
+          const long long cp = std::stoll(r["checkpoint"][0].get<std::string>());
+          if (cp >= lo + 3) copied = std::make_pair(lo, cp);
+        }
+        return copied.has_value() || !run.running();
+      },
+      60s));
+  REQUIRE(run.running());
+  // Rows already in MongoDB change while the copy goes on: an UPDATE that leaves the change column
+  // alone and a DELETE, which only the log tells.
+  const long long changed = copied->first + 1, gone = copied->first + 2;
+  db.sql(fmt::format("UPDATE big SET v = -1, updated_at = updated_at WHERE id = {}; DELETE FROM big WHERE id = {}",
+                     changed, gone));
+  run.signal(SIGTERM);
+  REQUIRE(run.wait(10s));
+  INFO("stderr: " << run.err());
+  REQUIRE(run.code() == 143);
+  const auto positions = db.find("_sync_metadata", R"({"_id": "m2m_binlog"})");
+  REQUIRE(positions.size() == 1);
+  INFO("binlog document: " << positions[0].dump());
+  CHECK(binlog_copying(positions[0], "big"));
+  // And after the stop.
+  db.sql(fmt::format("UPDATE big SET s = 'after', updated_at = updated_at WHERE id = {}", kRows));
+
+  const auto resumed = rig::sync_ok(db, {"--jobs", "2"}, env, cfg.path);
+  CHECK(resumed["tables"]["big"]["resumed"] == true);
+  CHECK(resumed["tables"]["big"]["records_synced"] < kRows);
+  // The next run follows the log from where the interrupted copy started: both changes arrive.
+  const auto follows = rig::sync_ok(db, {"--jobs", "2"}, env, cfg.path);
+  CHECK(follows["tables"]["big"]["sync_type"] == "incremental");
+  CHECK(follows["tables"]["big"]["change_source"] == "binlog");
+  rig::check_big_equals_mysql(db);
+  CHECK(db.count("big", json{{"id", gone}}.dump()) == 0);
+
+  // A sharded run: the binlog table is not a unit other shards can claim; the shard that read the log
+  // syncs it, the others find nothing to do, and the change arrives once.
+  db.sql("UPDATE big SET v = -2, updated_at = updated_at WHERE id = 7; DELETE FROM big WHERE id = 8");
+  std::vector<std::unique_ptr<Child>> shards;
+  for (int i = 0; i < 3; ++i)
+    shards.push_back(std::make_unique<Child>(
+        std::vector<std::string>{"--json", "--config", cfg.path, "sync", "--shard", shard_arg(i, 3)}, env));
+  std::vector<json> reports;
+  for (auto& c : shards) {
+    REQUIRE(c->wait(120s));
+    INFO("shard stderr: " << c->err());
+    CHECK(c->code() == 0);
+    reports.push_back(report_of(*c));
+  }
+  // Only a shard that planned a run (and read the log for it) syncs `big`; a shard that came after the
+  // run ended plans its own.
+  int synced_big = 0;
+  for (const auto& r : reports) {
+    if (!r["tables"].contains("big")) continue;
+    ++synced_big;
+    CHECK(r["shard"]["planned"] == true);
+  }
+  CHECK(synced_big >= 1);
+  rig::check_big_equals_mysql(db);
+  const auto after = db.find("_sync_metadata", R"({"_id": "m2m_binlog"})");
+  REQUIRE(after.size() == 1);
+  CHECK_FALSE(binlog_copying(after[0], "big"));
 }
