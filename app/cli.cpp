@@ -6,6 +6,7 @@
 #include "ops/status.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
+#include "util/trust_store.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -221,6 +222,8 @@ int report_lock_held(const Context& ctx, const Error& e) {
 std::string Context::redact(std::string_view text) const { return m2m::redact(text, cfg.secrets); }
 
 int run(int argc, char** argv) {
+  // Before any thread: TLS connections skip parsing the CA bundle when the hashed directory serves.
+  skip_default_ca_bundle();
   CLI::App app{"mysql2mongo keeps a MongoDB database in sync with a MySQL database.\n"
                "Configuration: flags > environment > --env-file > config file > defaults. See mysql2mongo(1).",
                "mysql2mongo"};

@@ -9,6 +9,8 @@ packages=(
   # libraries the code links against
   libmariadb-dev libmariadb-dev-compat
   libmongoc-dev libbson-dev
+  # OpenSSL's default trust store paths (util/trust_store)
+  libssl-dev
   libcli11-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
   zlib1g-dev
   catch2

@@ -1,4 +1,10 @@
 #include "util/text.hpp"
+#include "util/trust_store.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include <catch2/catch.hpp>
 
@@ -121,4 +127,19 @@ TEST_CASE("glob_match follows fnmatch(3): escapes, POSIX classes, a closing brac
   CHECK(glob_match("a[]]b", "a]b"));
   CHECK(glob_match("*.bak", ".bak"));  // no FNM_PERIOD: a table name is not a path
   CHECK(glob_match("a*", "a/b"));      // no FNM_PATHNAME
+}
+
+TEST_CASE("the CA bundle is skipped only where a directory holds the CAs under hashed names", "[util][tls]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("m2m-trust-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  CHECK_FALSE(m2m::has_hashed_certificates(dir.string()));  // missing
+  fs::create_directories(dir);
+  CHECK_FALSE(m2m::has_hashed_certificates(dir.string()));  // empty
+  for (const char* name : {"ca-certificates.crt", "README", "5ad8a5d6.x", "5ad8a5d6", "5ad8a5g6.0", "5ad8a5d6.0.pem"})
+    std::ofstream(dir / name) << "x";
+  CHECK_FALSE(m2m::has_hashed_certificates(dir.string()));  // only names that are not hashes
+  std::ofstream(dir / "5ad8a5d6.12") << "x";
+  CHECK(m2m::has_hashed_certificates(dir.string()));
+  fs::remove_all(dir);
 }
