@@ -169,7 +169,7 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
         return 0;
       }
       if (ctx.json) {
-        print_json(ctx, sync::to_json(r), static_cast<int>(r.exit_code()));
+        print_json(ctx, sync::to_json(r), signal_code(static_cast<int>(r.exit_code())));
       } else {
         std::uint64_t deleted = 0;
         for (const auto& [n, t] : r.tables) deleted += t.deleted;

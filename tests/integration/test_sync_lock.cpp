@@ -270,13 +270,13 @@ long long stop_mid_sync(rig::Scratch& db, int sig, int expected_code, long long 
   CHECK(db.count("big", json{{"id", {{"$lte", checkpoint}}}}.dump()) == checkpoint);
   CHECK(db.count("big") < rows);
   CHECK(lease_holder(db).empty());
-  // The report on stdout says the table failed because of the stop.
+  // The report on stdout says the table failed because of the stop, and its exit_code is the process's.
   const auto out = run.out();
-  if (!out.empty()) {
-    const auto j = json::parse(out);
-    CHECK(j["tables"]["big"]["status"] == "failed");
-    CHECK(j["tables"]["big"].value("error", "").find("stopped by a signal") != std::string::npos);
-  }
+  REQUIRE_FALSE(out.empty());
+  const auto j = json::parse(out);
+  CHECK(j["exit_code"] == expected_code);
+  CHECK(j["tables"]["big"]["status"] == "failed");
+  CHECK(j["tables"]["big"].value("error", "").find("stopped by a signal") != std::string::npos);
   return checkpoint;
 }
 
