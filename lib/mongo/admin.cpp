@@ -21,7 +21,7 @@ Status create_index(Client& client, const std::string& db, const std::string& co
   bson_append_array_end(cmd.get(), &indexes);
   Reply reply;
   if (auto st = run_command(client, db, cmd.get(), reply, where, "creating an index"); !st) {
-    if (unique && st.failure().message.find("E11000") != std::string::npos)
+    if (unique && st.failure().server_code == 11000)  // DuplicateKey
       return Failure{Exit::unavailable,
                      fmt::format("{}: cannot create the unique index {} on {}: the collection already holds "
                                  "duplicate keys; drop the collection and run a full sync",
@@ -37,13 +37,7 @@ Status drop_collection(Client& client, const std::string& db, const std::string&
   Reply reply;
   auto st = run_command(client, db, cmd.get(), reply, where, "dropping a collection");
   // Dropping what is not there is fine (NamespaceNotFound, 26).
-  if (!st && st.failure().message.find("ns not found") == std::string::npos &&
-      st.failure().message.find("error 17.26") == std::string::npos &&
-      st.failure().message.find("NamespaceNotFound") == std::string::npos) {
-    bson_iter_t it;
-    if (bson_iter_init_find(&it, reply.get(), "code") && bson_iter_as_int64(&it) == 26) return success();
-    return st;
-  }
+  if (!st && st.failure().server_code != 26) return st;
   return success();
 }
 
@@ -60,12 +54,10 @@ Status rename_collection(Client& client, const std::string& db, const std::strin
 
 Expected<std::int64_t> count_documents(Client& client, const std::string& db, const std::string& collection,
                                        std::string_view where) {
-  mongoc_collection_t* coll = mongoc_client_get_collection(client.get(), db.c_str(), collection.c_str());
-  bson_t filter = BSON_INITIALIZER;
+  CollectionPtr coll(mongoc_client_get_collection(client.get(), db.c_str(), collection.c_str()));
+  Bson filter;
   bson_error_t error;
-  const int64_t n = mongoc_collection_count_documents(coll, &filter, nullptr, nullptr, nullptr, &error);
-  bson_destroy(&filter);
-  mongoc_collection_destroy(coll);
+  const int64_t n = mongoc_collection_count_documents(coll.get(), filter.get(), nullptr, nullptr, nullptr, &error);
   if (n < 0) return classify(error, where, "counting documents");
   return n;
 }

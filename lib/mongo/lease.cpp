@@ -130,7 +130,7 @@ Attempt try_acquire(Client& client, const Lease::Options& o, const std::optional
     }
     return a;
   }
-  if (error.code == 11000 || std::string_view(error.message).find("E11000") != std::string_view::npos) {
+  if (error.code == 11000) {
     a.result = TryResult::held;
     if (auto info = read_lease(client, o.db, "MongoDB"); info && *info) a.previous = **info;
     return a;
@@ -452,7 +452,7 @@ Expected<std::unique_ptr<ShardSlot>> ShardSlot::take(Pool& pool, const std::stri
   Reply reply;
   bson_error_t error;
   if (!lock_command(client, db, cmd.get(), reply, &error)) {
-    if (error.code != 11000 && std::string_view(error.message).find("E11000") == std::string_view::npos)
+    if (error.code != 11000)
       return classify(error, "MongoDB", "joining the sharded run");
     // Taken in this run by a process that is alive, or that finished: this one is not of that run.
     std::string holder = "another process";

@@ -326,7 +326,7 @@ void append_fenced_selector(bson_t* selector, const std::string& table, std::int
 }
 
 bool is_duplicate_key(const bson_error_t& error) {
-  return error.code == 11000 || std::string_view(error.message).find("E11000") != std::string_view::npos;
+  return error.code == 11000;
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "sync/plan.hpp"
+#include "sync/sql.hpp"
 
 #include "util/text.hpp"
 
@@ -235,8 +236,7 @@ Expected<std::vector<TablePlan>> make_plan(mysql::Connection& conn, const config
       p.change_field = *chg;
       p.change_instant = table.find(p.change_column)->data_type == "timestamp";
       if (opts && !opts->change_zone.empty()) {
-        auto known = conn.scalar(fmt::format("SELECT CONVERT_TZ('2001-01-01 00:00:00', '+00:00', {}) IS NOT NULL",
-                                             conn.literal(opts->change_zone)));
+        auto known = conn.scalar(select_zone_known(opts->change_zone, [&](std::string_view v) { return conn.literal(v); }));
         if (!known) return known.failure();
         if (known->value_or("0") != "1")
           return Failure{Exit::config,

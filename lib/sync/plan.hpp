@@ -41,6 +41,8 @@ struct TablePlan {
   std::string fingerprint;                   // changes when a column is added, dropped or retyped
 
   bool has_key() const { return !key.empty(); }
+  // The change column's definition; nullptr without one.
+  const mysql::Column* change() const { return change_column.empty() ? nullptr : table.find(change_column); }
   std::vector<std::string> key_fields() const;
   std::vector<std::string> key_columns() const;
 };

@@ -171,7 +171,7 @@ std::string select_boundary(const TablePlan& plan, const std::optional<std::vect
 namespace {
 
 std::vector<const mysql::Column*> change_order(const TablePlan& plan) {
-  std::vector<const mysql::Column*> order{plan.table.find(plan.change_column)};
+  std::vector<const mysql::Column*> order{plan.change()};
   for (const auto* k : key_columns(plan)) order.push_back(k);
   return order;
 }
@@ -190,13 +190,43 @@ std::string changed_predicate(const TablePlan& plan, const std::vector<std::stri
   return bound.empty() ? "(" + beyond + ")" : fmt::format("({} OR {} >= {})", beyond, c, bound);
 }
 
+std::string select_zone_known(std::string_view zone, const Quote& quote) {
+  return fmt::format("SELECT CONVERT_TZ('2001-01-01 00:00:00', '+00:00', {}) IS NOT NULL", quote(zone));
+}
+
+std::string select_server_time() { return "SELECT NOW(6), @@global.time_zone"; }
+
+std::string select_oldest_write_transaction() {
+  // InnoDB shows trx_started in the server's system time zone, whatever the session's.
+  return "SELECT DATE_FORMAT(CONVERT_TZ(MIN(trx_started), 'SYSTEM', '+00:00'), '%Y-%m-%d %H:%i:%s.%f') "
+         "FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> CONNECTION_ID() AND "
+         "(trx_rows_modified > 0 OR trx_rows_locked > 0 OR "
+         "(trx_query IS NOT NULL AND trx_query NOT REGEXP '^[[:space:](]*(SELECT|SHOW|WITH|DESC|EXPLAIN|SET)[[:space:]]'))";
+}
+
+std::string select_change_mark(const TablePlan& plan, std::int64_t lookback_us) {
+  return fmt::format("SELECT NOW(6), MAX({0}), MAX({0}) < NOW(6) - INTERVAL {2} MICROSECOND FROM {1}",
+                     quote_identifier(plan.change_column), quote_identifier(plan.table.name), lookback_us);
+}
+
+std::string select_last_key_at(const TablePlan& plan, std::string_view change, const Quote& quote) {
+  std::vector<std::string> cols, order;
+  for (const auto* c : key_columns(plan)) {
+    cols.push_back(select_expression(*c));
+    order.push_back(key_expression(*c) + " DESC");
+  }
+  return fmt::format("SELECT {} FROM {} WHERE {} = {} ORDER BY {} LIMIT 1", fmt::join(cols, ", "),
+                     quote_identifier(plan.table.name), quote_identifier(plan.change_column), quote(change),
+                     fmt::join(order, ", "));
+}
+
 std::string probe_changes(const std::vector<std::pair<const TablePlan*, std::string>>& tables) {
   std::vector<std::string> parts;
   for (std::size_t i = 0; i < tables.size(); ++i) {
     const auto& [plan, predicate] = tables[i];
     std::string cond = predicate;
     // Rows whose change column is NULL are read on every run: a table that has any is never quiet.
-    const mysql::Column* chg = plan->table.find(plan->change_column);
+    const mysql::Column* chg = plan->change();
     if (chg && chg->nullable) cond = fmt::format("({} OR {} IS NULL)", cond, quote_identifier(plan->change_column));
     parts.push_back(fmt::format("SELECT {} FROM DUAL WHERE EXISTS (SELECT 1 FROM {} WHERE {} LIMIT 1)", i,
                                 quote_identifier(plan->table.name), cond));

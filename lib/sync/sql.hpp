@@ -77,6 +77,27 @@ std::string changed_predicate(const TablePlan& plan, const std::vector<std::stri
 //   SELECT 0 FROM DUAL WHERE EXISTS (SELECT 1 FROM t0 WHERE ... LIMIT 1) UNION ALL SELECT 1 ...
 std::string probe_changes(const std::vector<std::pair<const TablePlan*, std::string>>& tables);
 
+// 1 when the server knows the time zone `zone` (a name needs its time zone tables loaded), else 0.
+//   SELECT CONVERT_TZ('2001-01-01 00:00:00', '+00:00', zone) IS NOT NULL
+std::string select_zone_known(std::string_view zone, const Quote& quote);
+
+// The run's clock: the server's time and its time zone.
+//   SELECT NOW(6), @@global.time_zone
+std::string select_server_time();
+
+// The start, in UTC, of the oldest transaction of another session that has written or locked rows, or
+// runs a statement that may write (see sync::read_time); needs PROCESS.
+std::string select_oldest_write_transaction();
+
+// A table's mark after a sync: the server's time, the newest change, and whether that change is older
+// than the lookback (settled: no write in flight can still produce that time).
+//   SELECT NOW(6), MAX(chg), MAX(chg) < NOW(6) - INTERVAL lookback MICROSECOND FROM t
+std::string select_change_mark(const TablePlan& plan, std::int64_t lookback_us);
+
+// The key of the last row, in key order, whose change column equals `change` (a value as MySQL prints it).
+//   SELECT <key> FROM t WHERE chg = change ORDER BY <key> DESC LIMIT 1
+std::string select_last_key_at(const TablePlan& plan, std::string_view change, const Quote& quote);
+
 // Rows whose change column is NULL cannot be placed in time: they are read on every incremental run.
 //   SELECT <fields> FROM <table> WHERE chg IS NULL [AND key > after] ORDER BY key LIMIT n
 std::string select_null_changed(const TablePlan& plan, const std::optional<std::vector<std::string>>& after,

@@ -1,5 +1,7 @@
 #include "sync/state.hpp"
 
+#include "sync/recipes.hpp"
+#include "sync/sql.hpp"
 #include "util/text.hpp"
 
 #include <fmt/format.h>
@@ -9,7 +11,7 @@ namespace m2m::sync {
 Expected<ReadTime> read_time(mysql::Connection& conn) {
   ReadTime t;
   {
-    auto rows = conn.query("SELECT NOW(6), @@global.time_zone");
+    auto rows = conn.query(select_server_time());
     if (!rows) return rows.failure();
     MYSQL_ROW row = rows->next();
     if (!row) return rows->error() ? *rows->error() : Failure{Exit::internal, "SELECT NOW(6) returned no row"};
@@ -17,17 +19,12 @@ Expected<ReadTime> read_time(mysql::Connection& conn) {
     t.now.assign(row[0], len[0]);
     if (row[1]) t.server_zone.assign(row[1], len[1]);
   }
-  // InnoDB shows trx_started in the server's system time zone, whatever the session's. A transaction
-  // counts once it has written or locked rows, or while it runs a statement that may write: a statement
+  // A transaction counts once it has written or locked rows, or while it runs a statement that may write: a statement
   // stamps its rows with its own start time, which is no earlier than its transaction's. Idle readers
   // (a long mysqldump between statements) do not hold the window back. InnoDB refreshes this table only
   // when its last read is 100 ms old, so a transaction younger than that may be missing: its rows carry
   // times within sync.lookback (at least 1 s) of this read, which the window covers anyway.
-  auto oldest = conn.query(
-      "SELECT DATE_FORMAT(CONVERT_TZ(MIN(trx_started), 'SYSTEM', '+00:00'), '%Y-%m-%d %H:%i:%s.%f') "
-      "FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> CONNECTION_ID() AND "
-      "(trx_rows_modified > 0 OR trx_rows_locked > 0 OR "
-      "(trx_query IS NOT NULL AND trx_query NOT REGEXP '^[[:space:](]*(SELECT|SHOW|WITH|DESC|EXPLAIN|SET)[[:space:]]'))");
+  auto oldest = conn.query(select_oldest_write_transaction());
   if (!oldest) {
     // Without PROCESS the table is refused (or empty on some servers): the fixed lookback must do.
     if (!oldest.failure().transient) {
@@ -77,13 +74,9 @@ std::string window_bound_sql(const WindowSpec& w, const Quote& quote) {
 }
 
 Expected<std::vector<std::string>> current_mark(TableContext& ctx, const TablePlan& plan) {
-  const std::string chg = mysql::quote_identifier(plan.change_column);
-  const std::string table = mysql::quote_identifier(plan.table.name);
   // `settled`: the newest change is older than the lookback window, so no write in flight can still
   // produce that time.
-  auto rows = ctx.mysql.query(fmt::format(
-      "SELECT NOW(6), MAX({0}), MAX({0}) < NOW(6) - INTERVAL {2} MICROSECOND FROM {1}", chg, table,
-      ctx.cfg.sync.lookback.count() * 1000));
+  auto rows = ctx.mysql.query(select_change_mark(plan, ctx.cfg.sync.lookback.count() * 1000));
   if (!rows) return rows.failure();
   MYSQL_ROW row = rows->next();
   if (!row) return rows->error() ? Expected<std::vector<std::string>>(*rows->error())
@@ -96,16 +89,11 @@ Expected<std::vector<std::string>> current_mark(TableContext& ctx, const TablePl
   if (!settled) return mark;  // the time alone: rows at that time are read again by the next run
   // Settled: the full mark (time, last key at that time) lets the next run start right after it instead
   // of re-reading every row that shares the newest time (all of them, in a freshly loaded table).
-  std::vector<std::string> order;
-  for (const auto* c : key_columns(plan)) order.push_back(key_expression(*c) + " DESC");
-  std::vector<std::string> cols;
-  for (const auto* c : key_columns(plan)) cols.push_back(select_expression(*c));
-  auto last = ctx.mysql.query(fmt::format("SELECT {} FROM {} WHERE {} = {} ORDER BY {} LIMIT 1", join(cols, ", "), table,
-                                          chg, ctx.mysql.literal(mark[1]), join(order, ", ")));
+  auto last = ctx.mysql.query(select_last_key_at(plan, mark[1], quoter(ctx)));
   if (!last) return last.failure();
   if (MYSQL_ROW k = last->next()) {
     const auto* klen = last->lengths();
-    for (std::size_t i = 0; i < cols.size(); ++i) {
+    for (std::size_t i = 0; i < plan.key.size(); ++i) {
       if (!k[i]) return mark;
       mark.emplace_back(k[i], klen[i]);
     }

@@ -269,7 +269,7 @@ TableReport incremental_sync(TableContext& ctx, const TablePlan& plan, const mon
     st = copy_ordered(ctx, plan, copy, report);
   }
   // 2. Rows whose change column is NULL: no time to compare, so they are copied on every run.
-  const mysql::Column* chg = plan.table.find(plan.change_column);
+  const mysql::Column* chg = plan.change();
   if (st && !stop_requested(ctx) && chg && chg->nullable && !ctx.nothing_to_read) {
     OrderedCopy copy;
     copy.order = plan.key;

@@ -180,3 +180,23 @@ TEST_CASE("range boundaries are read from the key alone, n rows on", "[sync][sql
         "SELECT `a`, `b` FROM `order items` WHERE (`a` > 3) OR (`a` = 3 AND `b` > 'it''s') ORDER BY `a`, `b` LIMIT 1 "
         "OFFSET 999");
 }
+
+TEST_CASE("the run's clock and a table's mark: the server's time, open transactions, the newest change and "
+          "the last key at it",
+          "[sync][sql]") {
+  CHECK(sync::select_server_time() == "SELECT NOW(6), @@global.time_zone");
+  CHECK(sync::select_zone_known("Europe/Berlin", quote) ==
+        "SELECT CONVERT_TZ('2001-01-01 00:00:00', '+00:00', 'Europe/Berlin') IS NOT NULL");
+  const std::string trx = sync::select_oldest_write_transaction();
+  CHECK(trx.find("information_schema.INNODB_TRX") != std::string::npos);
+  CHECK(trx.find("CONVERT_TZ(MIN(trx_started), 'SYSTEM', '+00:00')") != std::string::npos);
+  CHECK(trx.find("trx_mysql_thread_id <> CONNECTION_ID()") != std::string::npos);
+  auto p = plan_of({col("k1", "int"), col("k2", "varchar"), col("ts", "timestamp")}, {0, 1}, "ts");
+  CHECK(sync::select_change_mark(p, 5'000'000) ==
+        "SELECT NOW(6), MAX(`ts`), MAX(`ts`) < NOW(6) - INTERVAL 5000000 MICROSECOND FROM `order items`");
+  CHECK(sync::select_last_key_at(p, "2024-01-01 00:00:00.5", quote) ==
+        "SELECT `k1`, `k2` FROM `order items` WHERE `ts` = '2024-01-01 00:00:00.5' ORDER BY `k1` DESC, `k2` DESC LIMIT 1");
+  CHECK(p.change() == &p.table.columns[2]);
+  p.change_column.clear();
+  CHECK(p.change() == nullptr);
+}
