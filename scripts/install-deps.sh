@@ -17,6 +17,8 @@ packages=(
   python3 python3-mongomock python3-mockupdb python3-pymongo
   # the baseline script of bench/tables.sh
   python3-pymysql
+  # bench/cpu.sh counts instructions per row with callgrind
+  valgrind
   # pymongo's and bson's C extensions: the endpoint decodes and encodes BSON several times faster
   python3-bson-ext python3-pymongo-ext
   openssl procps
