@@ -5,40 +5,79 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <utility>
 #include <vector>
 
 namespace m2m::sync {
 
-void append_key(const TablePlan& plan, bson_t* out, MYSQL_ROW row, const unsigned long* lengths,
+bool append_key(const TablePlan& plan, mongo::BsonBuilder& out, MYSQL_ROW row, const unsigned long* lengths,
                 convert::LossReport& loss, bool key_as_id) {
   // With key_as_id, a one-column key is _id itself and a composite key is an embedded document.
   if (key_as_id && plan.key.size() == 1) {
-    const auto& f = plan.fields[plan.key[0]];
-    convert::append_value_as(out, "_id", f, row[plan.key[0]], lengths[plan.key[0]], loss);
-    return;
+    const auto k = plan.key[0];
+    return convert::append_value_as(out, "_id", plan.fields[k], row[k], lengths[k], loss);
   }
+  bool exact = true;
   if (key_as_id) {
-    bson_t id;
-    BSON_APPEND_DOCUMENT_BEGIN(out, "_id", &id);
-    for (auto i : plan.key) convert::append_value(&id, plan.fields[i], row[i], lengths[i], loss);
-    bson_append_document_end(out, &id);
-    return;
+    const std::size_t mark = out.mark();
+    const std::size_t id = out.begin_document("_id");
+    for (auto i : plan.key) exact &= convert::append_value(out, plan.fields[i], row[i], lengths[i], loss);
+    if (id == 0 || !out.end(id)) {  // past BSON's 2 GiB: not a key MongoDB could hold
+      out.truncate(mark);
+      return false;
+    }
+    return exact;
   }
-  for (auto i : plan.key) convert::append_value(out, plan.fields[i], row[i], lengths[i], loss);
+  for (auto i : plan.key) exact &= convert::append_value(out, plan.fields[i], row[i], lengths[i], loss);
+  return exact;
 }
 
-bool build_document(const TablePlan& plan, bool key_as_id, MYSQL_ROW row, const unsigned long* lengths, bson_t* doc,
-                    bson_t* selector, convert::LossReport& loss) {
-  if (key_as_id && plan.has_key()) append_key(plan, doc, row, lengths, loss, true);
-  for (std::size_t i = 0; i < plan.fields.size(); ++i)
-    convert::append_value(doc, plan.fields[i], row[i], lengths[i], loss);
-  if (selector && plan.has_key()) {
-    // The selector's values come from the same conversion as the document's, so they always match.
-    convert::LossReport key_loss;  // already counted once for the document
-    append_key(plan, selector, row, lengths, key_loss, key_as_id);
-    return key_loss.empty();
+void append_key(const TablePlan& plan, bson_t* out, MYSQL_ROW row, const unsigned long* lengths,
+                convert::LossReport& loss, bool key_as_id) {
+  mongo::BsonBuilder key;
+  append_key(plan, key, row, lengths, loss, key_as_id);
+  bson_concat(out, key.view());
+}
+
+bool build_document(const TablePlan& plan, bool key_as_id, MYSQL_ROW row, const unsigned long* lengths,
+                    mongo::BsonBuilder& doc, mongo::BsonBuilder* selector, convert::LossReport& loss) {
+  doc.clear();
+  if (selector) selector->clear();
+  const bool keyed_selector = selector && plan.has_key();
+  bool key_exact = true;
+  if (key_as_id && plan.has_key()) {
+    // The selector is the document's _id element, byte for byte.
+    const std::size_t start = doc.mark();
+    key_exact = append_key(plan, doc, row, lengths, loss, true);
+    if (keyed_selector) selector->append_raw(doc.bytes() + start, doc.mark() - start);
   }
-  return true;
+  // Without key_as_id the selector is made of the key fields' elements of the document, copied in key
+  // order: the same conversion, so they always match. Where each one lies (a key has few columns; a
+  // longer one is converted a second time instead).
+  constexpr std::size_t kSpans = 16;
+  std::array<std::pair<std::size_t, std::size_t>, kSpans> spans{};
+  const bool copy_spans = keyed_selector && !key_as_id && plan.key.size() <= kSpans;
+  for (std::size_t i = 0; i < plan.fields.size(); ++i) {
+    const std::size_t start = doc.mark();
+    const bool exact = convert::append_value(doc, plan.fields[i], row[i], lengths[i], loss);
+    if (!keyed_selector || key_as_id) continue;
+    for (std::size_t k = 0; k < plan.key.size(); ++k) {
+      if (plan.key[k] != i) continue;
+      key_exact &= exact;
+      if (copy_spans) spans[k] = {start, doc.mark()};
+    }
+  }
+  if (keyed_selector && !key_as_id) {
+    if (copy_spans) {
+      for (std::size_t k = 0; k < plan.key.size(); ++k)
+        selector->append_raw(doc.bytes() + spans[k].first, spans[k].second - spans[k].first);
+    } else {
+      convert::LossReport counted_already;  // the document's conversion counted these values
+      append_key(plan, *selector, row, lengths, counted_already, false);
+    }
+  }
+  return !keyed_selector || key_exact;
 }
 
 std::vector<std::string> key_text(const TablePlan& plan, MYSQL_ROW row, const unsigned long* lengths) {
@@ -86,17 +125,22 @@ int nesting_depth(const bson_t* doc) {
   return deepest;
 }
 
-std::string refusal_reason(const TablePlan& plan, const bson_t* doc) {
+bool may_nest(const TablePlan& plan) {
+  return std::any_of(plan.fields.begin(), plan.fields.end(),
+                     [](const convert::FieldPlan& f) { return f.kind == convert::Kind::json; });
+}
+
+std::string refusal_reason(const bson_t* doc, bool may_nest) {
   if (doc->len > kMaxDocumentBytes)
     return fmt::format("document of {} bytes is larger than MongoDB's limit of {} bytes", doc->len, kMaxDocumentBytes);
-  // Only JSON values (and arrays) nest: skip the walk for tables without JSON columns.
-  const bool may_nest = std::any_of(plan.fields.begin(), plan.fields.end(),
-                                    [](const convert::FieldPlan& f) { return f.kind == convert::Kind::json; });
+  // Only JSON values (and arrays) nest: no walk for tables without JSON columns.
   if (may_nest) {
     if (const int depth = nesting_depth(doc); depth > kMaxNestingDepth)
       return fmt::format("document nested {} levels deep, more than MongoDB's limit of {}", depth, kMaxNestingDepth);
   }
   return {};
 }
+
+std::string refusal_reason(const TablePlan& plan, const bson_t* doc) { return refusal_reason(doc, may_nest(plan)); }
 
 }  // namespace m2m::sync
