@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -102,7 +104,10 @@ std::string describe_key(const TablePlan& plan, const std::vector<std::string>& 
   return fmt::format("({}) = ({})", join(plan.key_columns(), ", "), join(shown, ", "));
 }
 
-int nesting_depth(const bson_t* doc) {
+namespace {
+
+// libbson's iterators: any BSON, as deep as it goes.
+int nesting_depth_iterated(const bson_t* doc) {
   // Iterative, with a stack of iterators: a document may legitimately be as deep as MongoDB allows.
   std::vector<bson_iter_t> stack(1);
   if (!bson_iter_init(&stack.back(), doc)) return 1;
@@ -123,6 +128,94 @@ int nesting_depth(const bson_t* doc) {
     }
   }
   return deepest;
+}
+
+std::uint32_t read_u32(const std::uint8_t* p) {
+  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
+         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
+}
+
+}  // namespace
+
+int nesting_depth(const bson_t* doc) {
+  // Every row of a table with a JSON column is walked: libbson's iterators (a 128-byte aligned iterator
+  // per level on the heap, each element decoded) cost as much as converting the row. This walks the bytes,
+  // skipping each value by its length, with the open levels' ends in a fixed array. Anything it does not
+  // expect (a type it does not know, a length that does not fit, more levels than the array holds) is
+  // left to the iterators, so the answer is theirs whenever the fast walk cannot be sure.
+  constexpr std::size_t kLevels = 128;  // beyond MongoDB's 100: a deeper document is refused either way
+  const std::uint8_t* d = bson_get_data(doc);
+  const std::size_t len = doc->len;
+  if (len < 5 || d[len - 1] != 0) return nesting_depth_iterated(doc);
+  std::array<std::size_t, kLevels> ends;  // where the terminator of each open level is
+  std::size_t depth = 1;
+  ends[0] = len - 1;
+  std::size_t deepest = 1;
+  std::size_t p = 4;
+  while (depth > 0) {
+    const std::size_t end = ends[depth - 1];
+    if (p == end) {
+      if (d[p] != 0) return nesting_depth_iterated(doc);
+      ++p;
+      --depth;
+      continue;
+    }
+    if (p > end) return nesting_depth_iterated(doc);
+    const std::uint8_t type = d[p++];
+    const void* nul = std::memchr(d + p, 0, end - p);
+    if (!nul) return nesting_depth_iterated(doc);
+    p = static_cast<std::size_t>(static_cast<const std::uint8_t*>(nul) - d) + 1;
+    const std::size_t room = end - p;  // bytes the value may take
+    std::size_t n = 0;
+    switch (type) {
+      case BSON_TYPE_UNDEFINED: case BSON_TYPE_NULL: case BSON_TYPE_MINKEY: case BSON_TYPE_MAXKEY:
+        n = 0;
+        break;
+      case BSON_TYPE_BOOL:
+        n = 1;
+        break;
+      case BSON_TYPE_INT32:
+        n = 4;
+        break;
+      case BSON_TYPE_DOUBLE: case BSON_TYPE_DATE_TIME: case BSON_TYPE_TIMESTAMP: case BSON_TYPE_INT64:
+        n = 8;
+        break;
+      case BSON_TYPE_OID:
+        n = 12;
+        break;
+      case BSON_TYPE_DECIMAL128:
+        n = 16;
+        break;
+      case BSON_TYPE_UTF8: case BSON_TYPE_CODE: case BSON_TYPE_SYMBOL:
+        if (room < 4) return nesting_depth_iterated(doc);
+        n = 4 + static_cast<std::size_t>(read_u32(d + p));
+        break;
+      case BSON_TYPE_BINARY:
+        if (room < 4) return nesting_depth_iterated(doc);
+        n = 5 + static_cast<std::size_t>(read_u32(d + p));
+        break;
+      case BSON_TYPE_DOCUMENT: case BSON_TYPE_ARRAY: {
+        if (room < 4) return nesting_depth_iterated(doc);
+        const std::size_t size = read_u32(d + p);
+        if (size < 5 || size > room) return nesting_depth_iterated(doc);
+        if (size == 5) {  // empty: no level of its own, as MongoDB counts
+          n = size;
+          break;
+        }
+        if (depth == kLevels) return nesting_depth_iterated(doc);
+        ends[depth++] = p + size - 1;
+        deepest = std::max(deepest, depth);
+        p += 4;
+        continue;
+      }
+      default:  // regular expressions, DBPointer, code with scope: not in a converted row
+        return nesting_depth_iterated(doc);
+    }
+    if (n > room) return nesting_depth_iterated(doc);
+    p += n;
+  }
+  if (p != len) return nesting_depth_iterated(doc);
+  return static_cast<int>(deepest);
 }
 
 bool may_nest(const TablePlan& plan) {

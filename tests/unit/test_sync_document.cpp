@@ -44,6 +44,36 @@ TEST_CASE("nesting depth counts levels as MongoDB does", "[sync][document]") {
   bson_destroy(b);
 }
 
+TEST_CASE("nesting depth walks every value type by its length, and the rare ones by libbson's iterators",
+          "[sync][document]") {
+  // {s, b, d, dt, n, t, o, x: {a: [1, {}, [], {y: {z: "deep"}}], e: {}}, after}: four levels (x, a, {y}, y's
+  // value), the empty document and arrays none; values after the deepest one are still walked.
+  const auto* bytes = reinterpret_cast<const uint8_t*>("\x00\x01");
+  bson_t* doc = BCON_NEW("s", BCON_UTF8("text"), "b", BCON_BIN(BSON_SUBTYPE_BINARY, bytes, 2),
+                         "d", BCON_DOUBLE(1.5), "dt", BCON_DATE_TIME(1), "n", BCON_NULL, "t", BCON_BOOL(true),
+                         "i", BCON_INT32(1), "l", BCON_INT64(2), "x", "{", "a", "[", BCON_INT32(1), "{", "}", "[", "]",
+                         "{", "y", "{", "z", BCON_UTF8("deep"), "}", "}", "]", "e", "{", "}", "}", "after",
+                         BCON_UTF8("x"));
+  bson_decimal128_t dec;
+  REQUIRE(bson_decimal128_from_string("1.25", &dec));
+  BSON_APPEND_DECIMAL128(doc, "dec", &dec);
+  bson_oid_t oid;
+  bson_oid_init_from_string(&oid, "0123456789abcdef01234567");
+  BSON_APPEND_OID(doc, "o", &oid);
+  CHECK(sync::nesting_depth(doc) == 5);
+  // A type no row converts to: the iterators answer, the same.
+  BSON_APPEND_REGEX(doc, "r", "^a", "i");
+  CHECK(sync::nesting_depth(doc) == 5);
+  bson_destroy(doc);
+
+  // Around the fast walk's own limit of 128 levels, where the iterators take over.
+  for (int levels : {127, 128, 129, 130}) {
+    bson_t* b = nested(levels);
+    CHECK(sync::nesting_depth(b) == levels);
+    bson_destroy(b);
+  }
+}
+
 TEST_CASE("documents MongoDB would refuse are named with the reason, at the limit and one beyond", "[sync][document]") {
   const auto plan = json_plan();
   bson_t* ok = nested(100);
