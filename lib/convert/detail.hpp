@@ -67,6 +67,12 @@ bool parse_int64(std::string_view text, std::int64_t& value) noexcept;
 // rest goes to std::from_chars. False when from_chars would not read the whole text.
 bool parse_double(std::string_view text, double& value) noexcept;
 
+// Whether text is UTF-8 exactly as bson_utf8_validate(text, len, allow_null = true) judges it: the
+// shortest form of code points up to U+10FFFF, no surrogates, NUL bytes allowed, and also the two-byte
+// NUL C0 80 that libbson lets through. Written out because libbson's validator decodes every code point
+// (about twenty instructions a byte) and runs for most text values; ASCII goes eight bytes at a time.
+bool valid_utf8(std::string_view text) noexcept;
+
 enum class DecimalParse { ok, too_wide, invalid };
 
 // Exact conversion of decimal text ("-12.50", "1e3", "007") to Decimal128, keeping the scale ("1.50" has

@@ -291,19 +291,7 @@ private:
     }
   }
 
-  // Most text is ASCII: eight bytes at a time are checked for a high bit before the full validator runs.
-  static bool is_utf8(std::string_view text) {
-    const char* p = text.data();
-    std::size_t n = text.size();
-    for (; n >= 8; p += 8, n -= 8) {
-      std::uint64_t word;
-      std::memcpy(&word, p, 8);
-      if (word & 0x8080808080808080ULL) return bson_utf8_validate(text.data(), text.size(), true);
-    }
-    for (; n > 0; ++p, --n)
-      if (static_cast<unsigned char>(*p) & 0x80) return bson_utf8_validate(text.data(), text.size(), true);
-    return true;
-  }
+  static bool is_utf8(std::string_view text) { return detail::valid_utf8(text); }
 
   // A string at pos_ (which is '"'), escapes resolved; its bytes must be UTF-8. `out` is the text inside
   // the quotes when it has no escape, else `buffer` holding it resolved.

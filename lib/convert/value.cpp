@@ -56,22 +56,7 @@ void put_binary(const Target& t, std::string_view bytes) {
   put_checked(t, t.doc.append_binary(t.key, bytes));
 }
 
-// Most text is ASCII: check eight bytes at a time for a high bit and run the full validator only on
-// text that has one (it walks byte by byte and was a tenth of the whole sync's time).
-bool is_utf8(std::string_view text) {
-  const char* p = text.data();
-  std::size_t n = text.size();
-  while (n >= 8) {
-    std::uint64_t word;
-    std::memcpy(&word, p, 8);
-    if (word & 0x8080808080808080ULL) return bson_utf8_validate(text.data(), text.size(), true);
-    p += 8;
-    n -= 8;
-  }
-  for (; n > 0; ++p, --n)
-    if (static_cast<unsigned char>(*p) & 0x80) return bson_utf8_validate(text.data(), text.size(), true);
-  return true;
-}
+bool is_utf8(std::string_view text) { return detail::valid_utf8(text); }
 
 // Appends text that is known to be valid UTF-8 (NUL bytes included).
 void put_utf8(const Target& t, std::string_view text) {
@@ -337,3 +322,43 @@ void append_value_as(bson_t* doc, std::string_view key, const FieldPlan& plan, c
 }
 
 }  // namespace m2m::convert
+
+namespace m2m::convert::detail {
+
+bool valid_utf8(std::string_view text) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const unsigned char* const end = p + text.size();
+  auto continuation = [](unsigned char c) { return (c & 0xC0) == 0x80; };
+  for (;;) {
+    // A run of ASCII: eight bytes at a time, then byte by byte up to the next lead byte or the end.
+    for (std::uint64_t word; end - p >= 8; p += 8) {
+      std::memcpy(&word, p, 8);
+      if (word & 0x8080808080808080ULL) break;
+    }
+    while (p < end && *p < 0x80) ++p;
+    if (p == end) return true;
+    const unsigned char c = *p;
+    if (c < 0xC0) {  // a continuation byte without a lead
+      return false;
+    } else if (c < 0xE0) {
+      if (end - p < 2 || !continuation(p[1])) return false;
+      // C0 and C1 lead overlong forms of U+0000..U+007F; libbson accepts the NUL among them.
+      if (c < 0xC2 && !(c == 0xC0 && p[1] == 0x80)) return false;
+      p += 2;
+    } else if (c < 0xF0) {
+      if (end - p < 3 || !continuation(p[1]) || !continuation(p[2])) return false;
+      if (c == 0xE0 && p[1] < 0xA0) return false;   // overlong: below U+0800
+      if (c == 0xED && p[1] >= 0xA0) return false;  // U+D800..U+DFFF, the surrogates
+      p += 3;
+    } else if (c < 0xF8) {
+      if (end - p < 4 || !continuation(p[1]) || !continuation(p[2]) || !continuation(p[3])) return false;
+      if (c == 0xF0 && p[1] < 0x90) return false;                // overlong: below U+10000
+      if (c > 0xF4 || (c == 0xF4 && p[1] >= 0x90)) return false;  // beyond U+10FFFF
+      p += 4;
+    } else {
+      return false;
+    }
+  }
+}
+
+}  // namespace m2m::convert::detail
