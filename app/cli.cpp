@@ -193,7 +193,7 @@ std::string explain_usage_error(const CLI::App& app, const std::vector<std::stri
       return fmt::format("unknown command '{}'; the commands are {}", a, join(commands, ", "));
     }
   }
-  return cli11.empty() ? "a command is required (test-connection, tables, sync or status)" : cli11;
+  return cli11.empty() ? "a command is required (test-connection, tables, sync, status or verify)" : cli11;
 }
 
 std::string version_text() {
@@ -205,6 +205,17 @@ std::string version_text() {
 
 void print_json(const Context& ctx, const nlohmann::ordered_json& j, int exit_code) {
   emit_json(j, exit_code, ctx.cfg.secrets);
+}
+
+int report_lock_held(const Context& ctx, const Error& e) {
+  ctx.log.info("{}", e.what());
+  if (ctx.json) {
+    nlohmann::ordered_json j;
+    j["status"] = "locked";
+    j["message"] = e.what();
+    print_json(ctx, j, static_cast<int>(Exit::tempfail));
+  }
+  return static_cast<int>(Exit::tempfail);
 }
 
 std::string Context::redact(std::string_view text) const { return m2m::redact(text, cfg.secrets); }
@@ -271,6 +282,7 @@ int run(int argc, char** argv) {
   g_stop = &stop;
   add_sync(app, action, &stop);
   add_status(app, action);
+  add_verify(app, action, &stop);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   for (std::size_t i = 0; i < args.size(); ++i) {

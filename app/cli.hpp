@@ -33,6 +33,7 @@ void add_test_connection(CLI::App& app, Action& action);
 void add_tables(CLI::App& app, Action& action);
 void add_sync(CLI::App& app, Action& action, StopToken* stop);
 void add_status(CLI::App& app, Action& action);
+void add_verify(CLI::App& app, Action& action, StopToken* stop);
 
 // The plan as `tables` and `sync --dry-run` print it: key, change column or "full", rows, collection.
 void print_plan_text(const std::vector<sync::TablePlan>& plan);
@@ -40,6 +41,10 @@ void print_plan_text(const std::vector<sync::TablePlan>& plan);
 // Prints a JSON document on stdout (the --json API): "schema_version": 1 first, "exit_code" last,
 // without any secret.
 void print_json(const Context& ctx, const nlohmann::ordered_json& j, int exit_code);
+
+// Another run holds the run lock: the normal overlap of a timer or cron with a long run. Exit 75 (retry
+// later), said at info level (-v) so cron does not mail every overlap; with --json, {"status": "locked"}.
+int report_lock_held(const Context& ctx, const Error& e);
 
 int run(int argc, char** argv);
 

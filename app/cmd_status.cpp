@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -83,14 +84,35 @@ void print_text(const Context& ctx, const ops::StatusReport& r) {
     const auto& b = *r.binlog;
     std::string where;
     if (!r.binlog_now) where = "MySQL not asked: " + ctx.redact(r.binlog_now_error);
-    else if (!r.binlog_now->present) where = "GONE from the server: the next run copies the binlog tables in full";
+    else if (!r.binlog_now->present) where = "GONE from the server: the next run copies the tables positioned in it in full";
     else
       where = fmt::format("{} bytes behind now{}", r.binlog_now->lag_bytes,
                           r.binlog_now->oldest ? "; in the oldest binlog left: the next purge forces a full sync" : "");
-    fmt::print("binlog position {}:{} saved {} ago ({} bytes, {}s behind then); {}\n", b.file, b.offset,
+    fmt::print("earliest binlog position {}:{} saved {} ago ({} bytes, {}s behind then); {}\n", b.file, b.offset,
                format_duration(std::chrono::milliseconds(std::max<std::int64_t>(0, r.now_ms - b.updated_ms))),
                b.lag_bytes, b.lag_seconds, where);
   }
+  if (r.verified() == 0) return;
+  // The last verify of each table, when one was recorded (mysql2mongo verify).
+  fmt::print("\n{:<28} {:<25} {:>8} {:<10} {:>10} {:>8} {:>8} {:>9}\n", "TABLE", "LAST VERIFY", "AGE", "RESULT", "ROWS",
+             "MISSING", "EXTRA", "DIFFERENT");
+  std::int64_t oldest_verify = r.now_ms;
+  std::size_t equal = 0, failed = 0;
+  for (const auto& t : r.tables) {
+    if (t.dropped || !t.last_verify) continue;
+    const auto& v = *t.last_verify;
+    oldest_verify = std::min(oldest_verify, v.time_ms);
+    equal += v.result == mongo::VerifyResult::equal;
+    failed += v.result == mongo::VerifyResult::failed;
+    std::string result(mongo::to_string(v.result));
+    if (v.repaired) result += " (repaired)";
+    fmt::print("{:<28} {:<25} {:>8} {:<10} {:>10} {:>8} {:>8} {:>9}\n", t.table_name, iso8601_utc(v.time_ms),
+               format_duration(std::chrono::milliseconds(r.now_ms - v.time_ms)), result, v.mysql_rows, v.missing, v.extra,
+               v.different);
+  }
+  fmt::print("{} of {} tables verified: {} equal, {} different, {} failed; oldest verify {} ago\n", r.verified(),
+             r.tables.size() - r.dropped(), equal, r.verify_different().size(), failed,
+             format_duration(std::chrono::milliseconds(r.now_ms - oldest_verify)));
 }
 
 }  // namespace

@@ -129,18 +129,7 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
           throw Error(Exit::tempfail, "the run lock was taken over by another run while this one was working; it stopped");
       } catch (const Error& e) {
         write_metrics(signal_code(static_cast<int>(e.code())), result ? &result->report : nullptr);
-        // Another run holding the lock is the normal overlap of a timer or cron with a long run: exit 75
-        // (retry later) with an info line (-v), so cron does not mail every overlap.
-        if (e.cause() == Cause::lock_held && !stop->requested()) {
-          ctx.log.info("{}", e.what());
-          if (ctx.json) {
-            nlohmann::ordered_json j;
-            j["status"] = "locked";
-            j["message"] = e.what();
-            print_json(ctx, j, static_cast<int>(Exit::tempfail));
-          }
-          return static_cast<int>(Exit::tempfail);
-        }
+        if (e.cause() == Cause::lock_held && !stop->requested()) return report_lock_held(ctx, e);
         throw;
       }
       const auto& outcome = *result;

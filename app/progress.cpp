@@ -48,6 +48,15 @@ void Progress::table_done(const sync::TableReport& t) {
   std::fflush(stderr);
 }
 
+void Progress::done_line(const std::string& line) {
+  if (!active_) return;
+  std::lock_guard lock(mutex_);
+  clear_locked();
+  table_.clear();
+  fmt::print(stderr, "{}\n", line);
+  std::fflush(stderr);
+}
+
 void Progress::update(const std::string& table, std::uint64_t done, std::uint64_t total) {
   if (!active_) return;
   std::lock_guard lock(mutex_);

@@ -23,6 +23,8 @@ public:
   void update(const std::string& table, std::uint64_t done, std::uint64_t total);
   // A table is done: its live line is replaced by its final count, on a line of its own.
   void table_done(const sync::TableReport& t);
+  // Replaces the live line by `line`, on a line of its own (a command's own final count per table).
+  void done_line(const std::string& line);
   // Erases the live line, if one is drawn, so the next line written to stderr starts clean (the
   // Logger calls this before every stderr line); the next update draws it again.
   void clear();

@@ -20,6 +20,17 @@
 //
 // On SIGUSR1 one line of counters goes to stdout: discarded batches and documents, forwarded messages
 // and the wall time spent waiting for the backend.
+//
+// With --keep-documents (bench/run.sh sets it, so that verify and delete reconciliation read back what a
+// real server would return), the writes to those collections are kept in memory instead of discarded:
+// each update statement {q: selector, u: replacement, upsert} replaces the document of its selector (an
+// ObjectId _id is put in front of a new one, as MongoDB does), inserts are appended, deletes by _id
+// remove. find (with an empty filter, sorted by the selectors' fields or not at all, with an inclusion
+// projection of top-level fields), getMore and killCursors on those collections are answered from
+// memory, in the selectors' order (MongoDB's value order, convert::compare_values). Everything else is
+// still forwarded.
+
+#include "convert/convert.hpp"
 
 #include <bson/bson.h>
 
@@ -67,6 +78,7 @@ struct Options {
   std::string backend_script;
   std::string backend_host;
   int backend_port = 0;
+  bool keep_documents = false;
 };
 
 Options g_opts;
@@ -150,6 +162,342 @@ bool kept(std::string_view db, std::string_view coll) {
   return false;
 }
 
+// ---- --keep-documents: the collections' documents in memory ---------------------------------------------
+
+bson_t view_of(const std::string& bytes) {
+  bson_t b;
+  if (!bson_init_static(&b, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())) bson_init(&b);
+  return b;
+}
+
+std::string bytes_of(const bson_t* b) { return std::string(reinterpret_cast<const char*>(bson_get_data(b)), b->len); }
+
+// Selectors ordered as MongoDB orders their values, field by field.
+struct SelectorLess {
+  bool operator()(const std::string& a, const std::string& b) const {
+    bson_t x = view_of(a), y = view_of(b);
+    bson_iter_t ix, iy;
+    bson_iter_init(&ix, &x);
+    bson_iter_init(&iy, &y);
+    while (true) {
+      const bool nx = bson_iter_next(&ix), ny = bson_iter_next(&iy);
+      if (!nx || !ny) return !nx && ny;
+      if (const int c = m2m::convert::compare_values(ix, iy); c != 0) return c < 0;
+    }
+  }
+};
+
+struct Collection {
+  std::map<std::string, std::string, SelectorLess> by_key;  // selector -> document (upserts)
+  std::vector<std::string> inserted;                        // inserts, in order
+  std::vector<std::string> key_fields;                      // the selectors' field names
+};
+
+std::mutex g_store_mutex;
+std::map<std::string, Collection> g_store;  // "db.coll"
+
+std::vector<std::string> field_names(const bson_t* doc) {
+  std::vector<std::string> out;
+  bson_iter_t it;
+  if (bson_iter_init(&it, doc))
+    while (bson_iter_next(&it)) out.emplace_back(bson_iter_key(&it), bson_iter_key_len(&it));
+  return out;
+}
+
+// The replacement with the _id of the document it replaces, or a new ObjectId, in front.
+std::string with_id(const bson_t* replacement, const std::string* old) {
+  bson_t out = BSON_INITIALIZER;
+  bson_iter_t it;
+  bool have_id = false;
+  if (old) {
+    bson_t o = view_of(*old);
+    if (bson_iter_init_find(&it, &o, "_id")) {
+      bson_append_iter(&out, "_id", 3, &it);
+      have_id = true;
+    }
+  }
+  if (!have_id && bson_iter_init_find(&it, replacement, "_id")) {
+    bson_append_iter(&out, "_id", 3, &it);
+    have_id = true;
+  }
+  if (!have_id) {
+    bson_oid_t oid;
+    bson_oid_init(&oid, nullptr);
+    BSON_APPEND_OID(&out, "_id", &oid);
+  }
+  if (bson_iter_init(&it, replacement))
+    while (bson_iter_next(&it))
+      if (std::strcmp(bson_iter_key(&it), "_id") != 0) bson_append_iter(&out, nullptr, 0, &it);
+  std::string bytes = bytes_of(&out);
+  bson_destroy(&out);
+  return bytes;
+}
+
+// Applies one write statement of an insert/update/delete command to the stored collection.
+void apply_statement(Collection& c, std::string_view command, const bson_t* stmt) {
+  bson_iter_t it;
+  if (command == "insert") {
+    c.inserted.push_back(with_id(stmt, nullptr));
+    return;
+  }
+  if (command == "update") {
+    bson_iter_t q, u;
+    if (!bson_iter_init_find(&q, stmt, "q") || !bson_iter_init_find(&u, stmt, "u") || !BSON_ITER_HOLDS_DOCUMENT(&q) ||
+        !BSON_ITER_HOLDS_DOCUMENT(&u))
+      return;
+    uint32_t ql = 0, ul = 0;
+    const uint8_t *qd = nullptr, *ud = nullptr;
+    bson_iter_document(&q, &ql, &qd);
+    bson_iter_document(&u, &ul, &ud);
+    const std::string selector(reinterpret_cast<const char*>(qd), ql);
+    bson_t replacement;
+    if (!bson_init_static(&replacement, ud, ul)) return;
+    if (c.key_fields.empty()) {
+      bson_t sel = view_of(selector);
+      c.key_fields = field_names(&sel);
+    }
+    auto found = c.by_key.find(selector);
+    if (found == c.by_key.end()) c.by_key.emplace(selector, with_id(&replacement, nullptr));
+    else found->second = with_id(&replacement, &found->second);
+    return;
+  }
+  // delete {q: {_id: ...}}: the bench never deletes in a keyed table, so a scan is good enough.
+  if (!bson_iter_init_find(&it, stmt, "q") || !BSON_ITER_HOLDS_DOCUMENT(&it)) return;
+  uint32_t ql = 0;
+  const uint8_t* qd = nullptr;
+  bson_iter_document(&it, &ql, &qd);
+  bson_t q;
+  if (!bson_init_static(&q, qd, ql)) return;
+  bson_iter_t want;
+  if (!bson_iter_init_find(&want, &q, "_id")) return;
+  for (auto e = c.by_key.begin(); e != c.by_key.end(); ++e) {
+    bson_t d = view_of(e->second);
+    bson_iter_t id;
+    if (bson_iter_init_find(&id, &d, "_id") && m2m::convert::compare_values(id, want) == 0) {
+      c.by_key.erase(e);
+      return;
+    }
+  }
+}
+
+// An OP_MSG reply holding one document.
+void make_reply(const std::vector<uint8_t>& request, const bson_t* body, std::vector<uint8_t>& out) {
+  const size_t total = 16 + 4 + 1 + body->len;
+  out.resize(total);
+  put32(out.data(), static_cast<int32_t>(total));
+  static std::atomic<int32_t> next_id{1 << 20};
+  put32(out.data() + 4, next_id.fetch_add(1, std::memory_order_relaxed));
+  put32(out.data() + 8, le32(request.data() + 4));
+  put32(out.data() + 12, kOpMsg);
+  put32(out.data() + 16, 0);
+  out[20] = 0;
+  std::memcpy(out.data() + 21, bson_get_data(body), body->len);
+}
+
+// A cursor of this connection over a stored collection.
+struct Cursor {
+  std::string ns;
+  std::string after;   // the last selector sent (keyed), or
+  size_t next = 0;     // the next inserted document (not keyed)
+  bool keyed = true;
+  bool started = false;
+  std::vector<std::string> projection;  // empty: whole documents
+  bool project_id = true;
+  int batch = 101;
+};
+
+void append_projected(bson_t* array, const char* key, const std::string& doc, const Cursor& c) {
+  bson_t d = view_of(doc);
+  if (c.projection.empty()) {
+    bson_append_document(array, key, -1, &d);
+    return;
+  }
+  bson_t out;
+  bson_append_document_begin(array, key, -1, &out);
+  bson_iter_t it;
+  if (bson_iter_init(&it, &d))
+    while (bson_iter_next(&it)) {
+      const std::string name = bson_iter_key(&it);
+      if ((name == "_id" && c.project_id) ||
+          std::find(c.projection.begin(), c.projection.end(), name) != c.projection.end())
+        bson_append_iter(&out, nullptr, 0, &it);
+    }
+  bson_append_document_end(array, &out);
+}
+
+// The next batch of `c` as {cursor: {firstBatch|nextBatch: [...], id, ns}, ok: 1}; the id is 0 at the end.
+void cursor_reply(Cursor& c, int64_t id, bool first, bson_t* reply) {
+  bson_t cursor, array;
+  BSON_APPEND_DOCUMENT_BEGIN(reply, "cursor", &cursor);
+  BSON_APPEND_ARRAY_BEGIN(&cursor, first ? "firstBatch" : "nextBatch", &array);
+  bool more = false;
+  {
+    std::lock_guard lock(g_store_mutex);
+    auto found = g_store.find(c.ns);
+    if (found != g_store.end()) {
+      const Collection& coll = found->second;
+      int n = 0;
+      size_t bytes = 0;
+      char buf[16];
+      const char* key;
+      auto room = [&] { return n < c.batch && bytes < 8 * 1024 * 1024; };
+      if (c.keyed) {
+        auto it = c.started ? coll.by_key.upper_bound(c.after) : coll.by_key.begin();
+        for (; it != coll.by_key.end() && room(); ++it, ++n) {
+          bson_uint32_to_string(static_cast<uint32_t>(n), &key, buf, sizeof buf);
+          append_projected(&array, key, it->second, c);
+          bytes += it->second.size();
+          c.after = it->first;
+          c.started = true;
+        }
+        more = it != coll.by_key.end();
+      } else {
+        for (; c.next < coll.inserted.size() && room(); ++c.next, ++n) {
+          bson_uint32_to_string(static_cast<uint32_t>(n), &key, buf, sizeof buf);
+          append_projected(&array, key, coll.inserted[c.next], c);
+          bytes += coll.inserted[c.next].size();
+        }
+        more = c.next < coll.inserted.size();
+      }
+    }
+  }
+  bson_append_array_end(&cursor, &array);
+  BSON_APPEND_INT64(&cursor, "id", more ? id : 0);
+  BSON_APPEND_UTF8(&cursor, "ns", c.ns.c_str());
+  bson_append_document_end(reply, &cursor);
+  BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+}
+
+// Answers find / getMore / killCursors on a stored collection; false to forward the message.
+bool try_serve_read(const std::vector<uint8_t>& msg, std::vector<uint8_t>& out, std::map<int64_t, Cursor>& cursors) {
+  if (le32(msg.data() + 12) != kOpMsg || msg.size() < 26 || msg[20] != 0) return false;
+  bson_t body;
+  if (!bson_init_static(&body, msg.data() + 21, static_cast<size_t>(le32(msg.data() + 21)))) return false;
+  bson_iter_t it, f;
+  if (!bson_iter_init(&it, &body) || !bson_iter_next(&it)) return false;
+  const std::string name = bson_iter_key(&it);
+  if (name != "find" && name != "getMore" && name != "killCursors") return false;
+  std::string db;
+  if (bson_iter_init_find(&f, &body, "$db") && BSON_ITER_HOLDS_UTF8(&f)) db = bson_iter_utf8(&f, nullptr);
+  bson_t reply = BSON_INITIALIZER;
+  bool handled = false;
+  if (name == "find" && BSON_ITER_HOLDS_UTF8(&it)) {
+    Cursor c;
+    c.ns = db + "." + bson_iter_utf8(&it, nullptr);
+    std::vector<std::string> key_fields;
+    {
+      std::lock_guard lock(g_store_mutex);
+      auto found = g_store.find(c.ns);
+      if (found == g_store.end()) {
+        bson_destroy(&reply);
+        return false;
+      }
+      key_fields = found->second.key_fields;
+      c.keyed = !found->second.by_key.empty() || found->second.inserted.empty();
+    }
+    // Only what the tool asks: no filter, sorted by the key (or not at all); or the documents of some
+    // keys of a one-field key, {field: {$in: [...]}} (verify reading differing keys again).
+    bool ok = true;
+    std::vector<std::string> in_keys;
+    bool by_keys = false;
+    if (bson_iter_init_find(&f, &body, "filter") && BSON_ITER_HOLDS_DOCUMENT(&f)) {
+      bson_iter_t child, op, values;
+      if (bson_iter_recurse(&f, &child) && bson_iter_next(&child)) {
+        const std::string field = bson_iter_key(&child);
+        if (key_fields.size() == 1 && field == key_fields[0] && BSON_ITER_HOLDS_DOCUMENT(&child) &&
+            bson_iter_recurse(&child, &op) && bson_iter_next(&op) && std::strcmp(bson_iter_key(&op), "$in") == 0 &&
+            BSON_ITER_HOLDS_ARRAY(&op) && bson_iter_recurse(&op, &values) && !bson_iter_next(&child)) {
+          by_keys = true;
+          while (bson_iter_next(&values)) {
+            bson_t sel = BSON_INITIALIZER;
+            bson_append_iter(&sel, field.c_str(), -1, &values);
+            in_keys.push_back(bytes_of(&sel));
+            bson_destroy(&sel);
+          }
+        } else {
+          ok = false;
+        }
+      }
+    }
+    if (bson_iter_init_find(&f, &body, "sort") && BSON_ITER_HOLDS_DOCUMENT(&f)) {
+      uint32_t len = 0;
+      const uint8_t* data = nullptr;
+      bson_iter_document(&f, &len, &data);
+      bson_t sort;
+      bson_init_static(&sort, data, len);
+      const auto fields = field_names(&sort);
+      if (!fields.empty() && fields != key_fields) ok = false;
+    }
+    if (bson_iter_init_find(&f, &body, "projection") && BSON_ITER_HOLDS_DOCUMENT(&f)) {
+      bson_iter_t child;
+      bson_iter_recurse(&f, &child);
+      while (bson_iter_next(&child)) {
+        const std::string k = bson_iter_key(&child);
+        if (k == "_id") c.project_id = bson_iter_as_bool(&child);
+        else c.projection.push_back(k);
+      }
+      if (c.projection.empty()) c.projection.push_back("_id");
+    }
+    if (bson_iter_init_find(&f, &body, "batchSize")) c.batch = std::max<int>(1, static_cast<int>(bson_iter_as_int64(&f)));
+    if (ok && by_keys) {
+      bson_t cursor, array;
+      BSON_APPEND_DOCUMENT_BEGIN(&reply, "cursor", &cursor);
+      BSON_APPEND_ARRAY_BEGIN(&cursor, "firstBatch", &array);
+      {
+        std::lock_guard lock(g_store_mutex);
+        const Collection& coll = g_store[c.ns];
+        int n = 0;
+        for (const auto& k : in_keys) {
+          auto hit = coll.by_key.find(k);
+          if (hit == coll.by_key.end()) continue;
+          const std::string key = std::to_string(n++);
+          append_projected(&array, key.c_str(), hit->second, c);
+        }
+      }
+      bson_append_array_end(&cursor, &array);
+      BSON_APPEND_INT64(&cursor, "id", 0);
+      BSON_APPEND_UTF8(&cursor, "ns", c.ns.c_str());
+      bson_append_document_end(&reply, &cursor);
+      BSON_APPEND_DOUBLE(&reply, "ok", 1.0);
+      handled = true;
+    } else if (ok) {
+      static std::atomic<int64_t> next_cursor{1};
+      const int64_t id = next_cursor.fetch_add(1);
+      cursor_reply(c, id, true, &reply);
+      cursors[id] = c;
+      handled = true;
+    }
+  } else if (name == "getMore" && BSON_ITER_HOLDS_INT64(&it)) {
+    const int64_t id = bson_iter_int64(&it);
+    auto found = cursors.find(id);
+    if (found != cursors.end()) {
+      if (bson_iter_init_find(&f, &body, "batchSize"))
+        found->second.batch = std::max<int>(1, static_cast<int>(bson_iter_as_int64(&f)));
+      cursor_reply(found->second, id, false, &reply);
+      handled = true;
+    }
+  } else if (name == "killCursors" && bson_iter_init_find(&f, &body, "cursors") && BSON_ITER_HOLDS_ARRAY(&f)) {
+    bson_iter_t ids;
+    bson_iter_recurse(&f, &ids);
+    bson_t killed;
+    BSON_APPEND_ARRAY_BEGIN(&reply, "cursorsKilled", &killed);
+    int n = 0;
+    bool all_ours = true;
+    while (bson_iter_next(&ids)) {
+      const int64_t id = bson_iter_as_int64(&ids);
+      if (!cursors.erase(id)) all_ours = false;
+      const std::string k = std::to_string(n++);
+      BSON_APPEND_INT64(&killed, k.c_str(), id);
+    }
+    bson_append_array_end(&reply, &killed);
+    BSON_APPEND_DOUBLE(&reply, "ok", 1.0);
+    handled = all_ours;
+  }
+  if (handled) make_reply(msg, &reply, out);
+  bson_destroy(&reply);
+  return handled;
+}
+
 // If msg is an insert/update/delete OP_MSG to a discarded collection, writes the reply into out and
 // returns true (out stays empty for moreToCome: an unacknowledged write has no reply).
 bool try_discard(const std::vector<uint8_t>& msg, std::vector<uint8_t>& out) {
@@ -207,10 +555,25 @@ bool try_discard(const std::vector<uint8_t>& msg, std::vector<uint8_t>& out) {
     return false;  // let the backend produce the error
   }
   if (kept(db, std::string_view(coll, clen))) return false;
+  Collection* stored = nullptr;
+  std::unique_lock<std::mutex> store_lock;
+  if (g_opts.keep_documents) {
+    store_lock = std::unique_lock<std::mutex>(g_store_mutex);
+    stored = &g_store[std::string(db) + "." + std::string(coll, clen)];
+  }
   if (bson_iter_init_find(&f, &doc, field) && BSON_ITER_HOLDS_ARRAY(&f)) {
     bson_iter_t child;
     if (bson_iter_recurse(&f, &child))
-      while (bson_iter_next(&child)) ++n;
+      while (bson_iter_next(&child)) {
+        ++n;
+        if (stored && BSON_ITER_HOLDS_DOCUMENT(&child)) {
+          uint32_t len = 0;
+          const uint8_t* data = nullptr;
+          bson_iter_document(&child, &len, &data);
+          bson_t stmt;
+          if (bson_init_static(&stmt, data, len)) apply_statement(*stored, name, &stmt);
+        }
+      }
   }
   for (int i = 0; i < nseq; ++i) {
     if (seqs[i].ident != field) continue;
@@ -218,10 +581,15 @@ bool try_discard(const std::vector<uint8_t>& msg, std::vector<uint8_t>& out) {
       if (p + 4 > seqs[i].stop) return false;
       const int32_t dl = le32(msg.data() + p);
       if (dl < 5) return false;
+      if (stored) {
+        bson_t stmt;
+        if (bson_init_static(&stmt, msg.data() + p, static_cast<size_t>(dl))) apply_statement(*stored, name, &stmt);
+      }
       p += static_cast<size_t>(dl);
       ++n;
     }
   }
+  if (store_lock.owns_lock()) store_lock.unlock();
   g_discarded_batches.fetch_add(1, std::memory_order_relaxed);
   g_discarded_docs.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
   if (flags & kMoreToCome) return true;
@@ -281,9 +649,14 @@ void serve(int client) {
   set_nodelay(client);
   int backend = -1;
   std::vector<uint8_t> msg, reply;
+  std::map<int64_t, Cursor> cursors;
   while (read_message(client, msg)) {
     if (try_discard(msg, reply)) {
       if (!reply.empty() && !write_full(client, reply.data(), reply.size())) break;
+      continue;
+    }
+    if (g_opts.keep_documents && try_serve_read(msg, reply, cursors)) {
+      if (!write_full(client, reply.data(), reply.size())) break;
       continue;
     }
     // Forward, then relay replies until one without moreToCome (exhaust cursors, streaming hello).
@@ -385,7 +758,8 @@ void parse(int argc, char** argv) {
     else if (a == "--port") g_opts.port = std::atoi(value().c_str());
     else if (a == "--port-file") g_opts.port_file = value();
     else if (a == "--discard-writes") {
-    } else if (a == "--keep-writes-for") g_opts.keep.push_back(value());
+    } else if (a == "--keep-documents") g_opts.keep_documents = true;
+    else if (a == "--keep-writes-for") g_opts.keep.push_back(value());
     else if (a == "--backend-python") g_opts.backend_python = value();
     else if (a == "--backend-script") g_opts.backend_script = value();
     else if (a == "--backend") {
@@ -426,8 +800,9 @@ int main(int argc, char** argv) {
   getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &alen);
   const int port = ntohs(a.sin_port);
   if (!g_opts.port_file.empty()) write_port_file(g_opts.port_file, port);
-  std::printf("m2m_discard_endpoint: listening on %s:%d (discarding writes; backend %s:%d)\n", g_opts.host.c_str(), port,
-              g_opts.backend_host.c_str(), g_opts.backend_port);
+  std::printf("m2m_discard_endpoint: listening on %s:%d (%s; backend %s:%d)\n", g_opts.host.c_str(), port,
+              g_opts.keep_documents ? "keeping documents in memory" : "discarding writes", g_opts.backend_host.c_str(),
+              g_opts.backend_port);
   std::fflush(stdout);
 
   while (true) {

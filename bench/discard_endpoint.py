@@ -4,7 +4,8 @@ the endpoint as `python3 SCRIPT --host H --port 0 --port-file PATH --discard-wri
 Python process (same pid, so the rig records and stops it as usual) with the C++ discard endpoint,
 which forwards everything but the discarded writes to tests/support/mongo_endpoint.py.
 
-The binary is $M2M_DISCARD_ENDPOINT, or build/bench/m2m_discard_endpoint in this checkout."""
+The binary is $M2M_DISCARD_ENDPOINT, or build/bench/m2m_discard_endpoint in this checkout;
+M2M_DISCARD_KEEP_DOCUMENTS=1 adds --keep-documents (the documents are kept in memory and read back)."""
 import os
 import sys
 
@@ -15,4 +16,5 @@ backend = os.path.join(repo, "tests", "support", "mongo_endpoint.py")
 if not os.access(binary, os.X_OK):
     sys.stderr.write("discard_endpoint.py: %s is not built (cmake --build build --target m2m_discard_endpoint)\n" % binary)
     sys.exit(1)
-os.execv(binary, [binary] + sys.argv[1:] + ["--backend-script", backend, "--backend-python", sys.executable])
+extra = ["--keep-documents"] if os.environ.get("M2M_DISCARD_KEEP_DOCUMENTS") == "1" else []
+os.execv(binary, [binary] + sys.argv[1:] + extra + ["--backend-script", backend, "--backend-python", sys.executable])

@@ -8,17 +8,23 @@
 # (sequence engine + INSERT ... SELECT), then timed:
 #   raw     mariadb --quick -N -e 'SELECT * FROM bench_rows' >/dev/null   (TCP, same server, same table)
 #   full    mysql2mongo sync --full
+#   verify  mysql2mongo verify   after the full syncs: every row against its document
 #   incr    mysql2mongo sync     after UPDATE ... WHERE id % 1000 = 0 (0.1 % of the rows)
 #   none    mysql2mongo sync     with nothing changed
-# raw and full are repeated BENCH_REPEAT times, interleaved, and the median is reported; peak RSS is the
-# largest over the full runs. The MongoDB side is an endpoint that acknowledges writes without storing
-# them, so the tool's own cost is what is measured.
+# raw and full are repeated BENCH_REPEAT times, interleaved, and the median is reported (verify too);
+# peak RSS is the largest over the runs. The MongoDB side is an endpoint that keeps the documents in
+# memory (to serve them back to verify and to the key read-back of delete reconciliation) and does
+# nothing else with them, so the tool's own cost is what is measured.
 #
 # Knobs (environment):
 #   BENCH_ENDPOINT   cpp (default): bench/discard_endpoint.cpp (built here), which answers bulk writes
 #                    itself and forwards every other command to tests/support/mongo_endpoint.py;
 #                    python: tests/support/mongo_endpoint.py --discard-writes alone
-#   BENCH_REPEAT     runs of raw and full per size (default 3)
+#   BENCH_REPEAT     runs of raw, full and verify per size (default 3)
+#   BENCH_KEEP       1 (default, cpp endpoint only): keep the documents in memory and serve them back,
+#                    and time verify; 0: discard them (no verify)
+#   BENCH_CALLGRIND  1: also count the instructions the tool runs per row in a full sync and a verify of
+#                    the first size, under valgrind --tool=callgrind (Debian package valgrind; slow)
 #   BENCH_TLS        1: both the raw read and the tool use TLS to MariaDB (default 0: both plaintext)
 #   BENCH_NO_BUILD   1: do not run cmake --build first
 #   BENCH_BUILD_DIR  the build directory (default build)
@@ -37,6 +43,9 @@ done
 
 endpoint=${BENCH_ENDPOINT:-cpp}
 repeat=${BENCH_REPEAT:-3}
+keep=${BENCH_KEEP:-1}
+[ "$endpoint" = cpp ] || keep=0
+callgrind=${BENCH_CALLGRIND:-0}
 tls=${BENCH_TLS:-0}
 build_dir=${BENCH_BUILD_DIR:-build}
 case $endpoint in cpp | python) ;; *) echo "bench: BENCH_ENDPOINT is cpp or python" >&2; exit 64 ;; esac
@@ -103,6 +112,7 @@ trap 'exit 143' TERM
 log "starting the rig in $rig (endpoint: $endpoint)"
 rig_env=(MYSQL2MONGO_RIG_DISCARD_WRITES=1)
 [ "$endpoint" = cpp ] && rig_env+=(MYSQL2MONGO_RIG_MONGO_ENDPOINT="$repo/bench/discard_endpoint.py" M2M_DISCARD_ENDPOINT="$ep_bin")
+[ "$keep" = 1 ] && rig_env+=(M2M_DISCARD_KEEP_DOCUMENTS=1)
 env "${rig_env[@]}" tests/support/rig.sh start "$rig" >"$out/rig.log" 2>&1 || { cat "$out/rig.log" >&2; exit 1; }
 # shellcheck disable=SC1091
 . "$rig/rig.env"
@@ -178,7 +188,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) 
 maxof() { printf '%s\n' "$@" | sort -g | tail -n 1; }
 
 # run_timed NAME command... : runs it with stdout to $out/NAME.out, stderr to $out/NAME.err; sets
-# T_WALL (seconds), T_RSS_KB (peak RSS), T_EP_CPU (endpoint CPU seconds), T_RC.
+# T_WALL (seconds), T_RSS_KB (peak RSS), T_CPU (the command's user + system seconds; ? without GNU
+# time), T_EP_CPU (endpoint CPU seconds), T_RC.
 run_timed() {
   local name=$1
   shift
@@ -190,6 +201,7 @@ run_timed() {
     /usr/bin/time -v -o "$out/$name.time" "$@" >"$out/$name.out" 2>"$out/$name.err" || T_RC=$?
     t1=$(now)
     T_RSS_KB=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$out/$name.time")
+    T_CPU=$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ { t += $2 } END { printf "%.3f", t }' "$out/$name.time")
   else
     local pid hwm=0 v
     t0=$(now)
@@ -203,6 +215,7 @@ run_timed() {
     wait "$pid" || T_RC=$?
     t1=$(now)
     T_RSS_KB=$hwm
+    T_CPU='?'
   fi
   e1=$(cpu_ticks_of_group)
   T_WALL=$(fsub "$t1" "$t0")
@@ -253,6 +266,7 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 results=$out/results.txt
 : >"$results"
 declare -A R_FWD R_WAIT R_RUNS R_BEST R_RAW R_FULL R_RSS R_EP R_INCR R_NONE R_INCR_TYPE R_NONE_TYPE R_INCR_N R_NONE_N
+declare -A R_VER R_VER_RSS R_VER_CPU R_FULL_CPU R_VER_RUNS R_IR_FULL R_IR_VER
 
 tool_env=(MYSQL_HOST="$RIG_MYSQL_HOST" MYSQL_PORT="$RIG_MYSQL_PORT" MYSQL_USER="$RIG_MYSQL_USER"
   MYSQL_PASSWORD="$RIG_MYSQL_PASSWORD" MONGODB_URL="$RIG_MONGODB_URL" "${tool_ssl[@]}")
@@ -270,7 +284,7 @@ for n in "${sizes[@]}"; do
   settle_db
 
   run_env=(env "${tool_env[@]}" MYSQL_DATABASE="$db")
-  raws=() fulls=() rss=() eps=()
+  raws=() fulls=() rss=() eps=() full_cpus=()
   read -r fwd0 wait0 < <(ep_stats)
   for ((r = 1; r <= repeat; r++)); do
     run_timed "raw-$n-$r" mariadb --defaults-file="$rig/client.cnf" "${ssl_client[@]}" --quick -N -D "$db" \
@@ -287,7 +301,7 @@ for n in "${sizes[@]}"; do
     fi
     synced=$(jget "$out/full-$n-$r.out" .total_records_synced)
     [ "$synced" = "$n" ] || log "warning: full sync #$r reported $synced records synced, expected $n"
-    fulls+=("$T_WALL") rss+=("$T_RSS_KB") eps+=("$T_EP_CPU")
+    fulls+=("$T_WALL") rss+=("$T_RSS_KB") eps+=("$T_EP_CPU") full_cpus+=("$T_CPU")
     log "$n rows: full sync #$r ${T_WALL} s, peak RSS $((T_RSS_KB / 1024)) MiB, endpoint CPU ${T_EP_CPU} s"
   done
   read -r fwd1 wait1 < <(ep_stats)
@@ -299,6 +313,46 @@ for n in "${sizes[@]}"; do
   R_RUNS[$n]="raw ${raws[*]} / full ${fulls[*]}"
   R_BEST[$n]=$(fdiv "$(printf '%s\n' "${fulls[@]}" | sort -g | head -n1)" "$(printf '%s\n' "${raws[@]}" | sort -g | head -n1)")
   R_EP[$n]=$(median "${eps[@]}")
+  R_FULL_CPU[$n]=$([ "${full_cpus[0]}" = '?' ] && echo '?' || median "${full_cpus[@]}")
+
+  # Verify: every row against its document, once the full syncs have left the collection complete.
+  if [ "$keep" = 1 ]; then
+    vers=() ver_rss=() ver_cpus=()
+    for ((r = 1; r <= repeat; r++)); do
+      run_timed "verify-$n-$r" "${run_env[@]}" "$tool" --json verify
+      if [ "$T_RC" != 0 ]; then
+        log "verify #$r exited $T_RC:"
+        tail -n 20 "$out/verify-$n-$r.err" >&2
+        head -c 2000 "$out/verify-$n-$r.out" >&2
+        exit 1
+      fi
+      equal=$(jget "$out/verify-$n-$r.out" .tables.bench_rows.equal)
+      [ "$equal" = "$n" ] || log "warning: verify #$r found $equal rows equal, expected $n"
+      vers+=("$T_WALL") ver_rss+=("$T_RSS_KB") ver_cpus+=("$T_CPU")
+      log "$n rows: verify #$r ${T_WALL} s, peak RSS $((T_RSS_KB / 1024)) MiB, tool CPU ${T_CPU} s"
+    done
+    R_VER[$n]=$(median "${vers[@]}")
+    R_VER_RSS[$n]=$(maxof "${ver_rss[@]}")
+    R_VER_CPU[$n]=$([ "${ver_cpus[0]}" = '?' ] && echo '?' || median "${ver_cpus[@]}")
+    R_VER_RUNS[$n]="${vers[*]}"
+  fi
+
+  # Instructions per row (counted, so steady from run to run), for the first size only.
+  if [ "$callgrind" = 1 ] && [ "$n" = "${sizes[0]}" ]; then
+    if command -v valgrind >/dev/null 2>&1; then
+      for what in full verify; do
+        args=(--json sync --full)
+        [ $what = verify ] && args=(--json verify)
+        "${run_env[@]}" valgrind --tool=callgrind --callgrind-out-file="$out/callgrind-$what-$n.out" "$tool" "${args[@]}" \
+          >"$out/callgrind-$what-$n.json" 2>"$out/callgrind-$what-$n.err" || log "warning: callgrind $what exited $?"
+        ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out/callgrind-$what-$n.err" | tail -n 1)
+        if [ $what = full ]; then R_IR_FULL[$n]=$ir; else R_IR_VER[$n]=$ir; fi
+        log "$n rows: callgrind $what: ${ir:-?} instructions"
+      done
+    else
+      log "BENCH_CALLGRIND=1 but valgrind is not installed (Debian package valgrind)"
+    fi
+  fi
 
   # Incremental. One untimed run first, so the timed ones see the steady state of a cron job (a run
   # right after a full sync) whatever mark the full sync left.
@@ -332,7 +386,11 @@ done
   echo "load average at start: $load_start, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "tool: $build_dir/app/mysql2mongo built $tool_built ($build_type); MariaDB $(sql -e 'SELECT VERSION()') over TCP, TLS $([ "$tls" = 1 ] && echo on || echo off) for both"
   case $endpoint in
-    cpp) echo "MongoDB side: bench/discard_endpoint.cpp (writes to synced collections discarded; other commands forwarded to tests/support/mongo_endpoint.py)" ;;
+    cpp) if [ "$keep" = 1 ]; then
+           echo "MongoDB side: bench/discard_endpoint.cpp --keep-documents (synced collections kept in memory and read back; other commands forwarded to tests/support/mongo_endpoint.py)"
+         else
+           echo "MongoDB side: bench/discard_endpoint.cpp (writes to synced collections discarded; other commands forwarded to tests/support/mongo_endpoint.py)"
+         fi ;;
     python) echo "MongoDB side: tests/support/mongo_endpoint.py --discard-writes" ;;
   esac
   echo "table: 8 columns (BIGINT PK, INT, VARCHAR(64), DECIMAL(12,2), DATETIME(3) ON UPDATE, DOUBLE, TINYINT, TEXT ~100 B); median of $repeat runs"
@@ -349,6 +407,22 @@ done
   echo "every run (s), and best full / best raw:"
   for n in "${sizes[@]}"; do echo "  $n rows: ${R_RUNS[$n]}; best ratio ${R_BEST[$n]}"; done
   echo
+  if [ "$keep" = 1 ]; then
+    echo "verify (every row against its document; the endpoint serves back what the full syncs wrote):"
+    printf '%-9s %11s %9s %12s %10s %8s %17s %15s\n' rows full_sync_s verify_s verify/full rows_per_s rss_MiB 'tool_cpu_us/row' 'full_cpu_us/row'
+    for n in "${sizes[@]}"; do
+      printf '%-9s %11s %9s %12s %10.0f %8.1f %17s %15s\n' "$n" "${R_FULL[$n]}" "${R_VER[$n]}" "$(fdiv "${R_VER[$n]}" "${R_FULL[$n]}")" \
+        "$(awk -v n="$n" -v t="${R_VER[$n]}" 'BEGIN { print n / t }')" "$(awk -v k="${R_VER_RSS[$n]}" 'BEGIN { print k / 1024 }')" \
+        "$(awk -v c="${R_VER_CPU[$n]}" -v n="$n" 'BEGIN { if (c == "?") print "?"; else printf "%.2f", c * 1e6 / n }')" \
+        "$(awk -v c="${R_FULL_CPU[$n]}" -v n="$n" 'BEGIN { if (c == "?") print "?"; else printf "%.2f", c * 1e6 / n }')"
+    done
+    for n in "${sizes[@]}"; do echo "  $n rows: verify runs ${R_VER_RUNS[$n]} s"; done
+    for n in "${!R_IR_VER[@]}"; do
+      echo "  $n rows, callgrind: full sync $(awk -v i="${R_IR_FULL[$n]:-0}" -v n="$n" 'BEGIN { printf "%.0f", i / n }') instructions per row," \
+        "verify $(awk -v i="${R_IR_VER[$n]:-0}" -v n="$n" 'BEGIN { printf "%.0f", i / n }') instructions per row (the tool's whole run, start-up included)"
+    done
+    echo
+  fi
   echo "incremental runs as the tool reported them (tables.bench_rows):"
   for n in "${sizes[@]}"; do
     echo "  $n rows: 0.1% changed -> sync_type ${R_INCR_TYPE[$n]}, ${R_INCR_N[$n]} records; nothing changed -> sync_type ${R_NONE_TYPE[$n]}, ${R_NONE_N[$n]} records"
@@ -362,6 +436,11 @@ done
     verdict() { awk "BEGIN { exit !($1) }" && echo met || echo MISSED; }
     echo "  $n rows: full <= 2.5x raw: $ratio ($(verdict "$ratio <= 2.5")); peak RSS <= 64 MiB: $rss_mib ($(verdict "$rss_mib <= 64"));" \
       "incr 0.1% <= 2% of full: $incr_pct% ($(verdict "$incr_pct <= 2")); no-change < 0.5 s: ${R_NONE[$n]} ($(verdict "${R_NONE[$n]} < 0.5"))"
+    if [ "$keep" = 1 ]; then
+      vratio=$(fdiv "${R_VER[$n]}" "${R_FULL[$n]}")
+      echo "  $n rows: verify <= 2.5x full sync: $vratio ($(verdict "$vratio <= 2.5")); verify peak RSS <= 64 MiB:" \
+        "$(awk -v k="${R_VER_RSS[$n]}" 'BEGIN { printf "%.1f", k / 1024 }') ($(verdict "${R_VER_RSS[$n]} <= 65536"))"
+    fi
   done
   if [ ${#sizes[@]} -ge 2 ]; then
     first=${sizes[0]} last=${sizes[-1]}
@@ -378,7 +457,12 @@ done
   fi
   echo "ep_cpu_s: CPU time the MongoDB endpoint (all its processes) used during a full sync; the tool waits"
   echo "for each batch's reply, so this bounds how much of full_sync_s is the endpoint's."
-  echo "not measured: the discard endpoint stores no documents, so the key read-back of delete reconciliation"
-  echo "finds an empty collection (a real MongoDB returns every key) and no upsert costs the server anything."
+  if [ "$keep" = 1 ]; then
+    echo "not measured: the endpoint keeps documents in an in-memory map and answers reads from it; a real MongoDB"
+    echo "also writes them to disk, maintains indexes and journals (its cost is the server's, not the tool's)."
+  else
+    echo "not measured: the discard endpoint stores no documents, so the key read-back of delete reconciliation"
+    echo "finds an empty collection (a real MongoDB returns every key) and no upsert costs the server anything."
+  fi
   echo "logs: $out"
 } | tee "$results"

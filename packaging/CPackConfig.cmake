@@ -20,7 +20,8 @@ option(MYSQL2MONGO_INSTALL_SYSTEMD_UNITS "Install the systemd service and timer 
 set(MYSQL2MONGO_SYSTEMD_UNIT_DIR "" CACHE PATH
     "Where to install the systemd units; empty: /lib/systemd/system for prefix /usr, else <prefix>/lib/systemd/system")
 
-set(MYSQL2MONGO_UNITS mysql2mongo.service mysql2mongo.timer mysql2mongo-full.service)
+set(MYSQL2MONGO_UNITS mysql2mongo.service mysql2mongo.timer mysql2mongo-full.service mysql2mongo-verify.service
+                      mysql2mongo-verify.timer)
 
 install(FILES
           ${MYSQL2MONGO_PACKAGING_DIR}/config.example.toml
@@ -96,7 +97,9 @@ string(JOIN "\n" CPACK_PACKAGE_DESCRIPTION
   ""
   "This package ships the command, its manual pages, systemd units"
   "(mysql2mongo.timer and mysql2mongo.service for an incremental sync every"
-  "5 minutes, mysql2mongo-full.service for the initial load) and an example"
+  "5 minutes, mysql2mongo-full.service for the initial load,"
+  "mysql2mongo-verify.timer and mysql2mongo-verify.service to check daily that"
+  "MongoDB equals MySQL) and an example"
   "configuration, /etc/mysql2mongo/config.toml, that changes no default.")
 set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
 set(CPACK_STRIP_FILES ON)

@@ -216,11 +216,30 @@ Expected<std::vector<BinaryLog>> binary_logs(mysql::Connection& conn) {
   return out;
 }
 
+int compare_files(std::string_view a, std::string_view b) {
+  // "base.000042": the sequence number is decimal and grows past its zero-padded width (.999999 is
+  // followed by .1000000), so the numbers are compared as numbers.
+  const auto dot_a = a.rfind('.'), dot_b = b.rfind('.');
+  const std::string_view base_a = a.substr(0, dot_a), base_b = b.substr(0, dot_b);
+  if (base_a != base_b || dot_a == std::string_view::npos || dot_b == std::string_view::npos)
+    return a < b ? -1 : a > b ? 1 : 0;
+  std::string_view na = a.substr(dot_a + 1), nb = b.substr(dot_b + 1);
+  while (na.size() > 1 && na.front() == '0') na.remove_prefix(1);
+  while (nb.size() > 1 && nb.front() == '0') nb.remove_prefix(1);
+  if (na.size() != nb.size()) return na.size() < nb.size() ? -1 : 1;
+  return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+bool earlier(const Position& a, const Position& b) {
+  const int files = compare_files(a.file, b.file);
+  return files != 0 ? files < 0 : a.offset < b.offset;
+}
+
 PositionState locate(const std::vector<BinaryLog>& logs, const Position& pos) {
   for (const auto& l : logs)
     if (l.name == pos.file) return pos.offset <= l.size ? PositionState::available : PositionState::beyond_end;
   // Not listed: older than the oldest file means purged; anything else is not this server's history.
-  if (!logs.empty() && pos.file < logs.front().name) return PositionState::purged;
+  if (!logs.empty() && compare_files(pos.file, logs.front().name) < 0) return PositionState::purged;
   if (logs.empty()) return PositionState::purged;
   return PositionState::beyond_end;
 }

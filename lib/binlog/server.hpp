@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace m2m::binlog {
@@ -66,6 +67,11 @@ enum class PositionState {
   beyond_end,    // the offset is past the end of the file (another server, or a reset binlog)
 };
 PositionState locate(const std::vector<BinaryLog>& logs, const Position& pos);
+
+// Binlog files in log order: "mysql-bin.000009" < "mysql-bin.000010" < "mysql-bin.1000000". -1, 0, 1.
+int compare_files(std::string_view a, std::string_view b);
+// `a` comes before `b` in the log.
+bool earlier(const Position& a, const Position& b);
 
 // Where a position stands among the server's binlog files (SHOW BINARY LOGS, oldest first).
 struct Standing {

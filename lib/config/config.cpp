@@ -112,6 +112,8 @@ const std::vector<Setting>& settings() {
       {"binlog.max_seconds", Kind::duration, "", false, 1000, 3'600'000},
       {"log.level", Kind::string, "", false, 0, 0, {"debug", "info", "warning", "error", "off"}},
       {"log.file", Kind::string, "", false},
+      {"verify.settle", Kind::duration, "", false, 0, 3'600'000},
+      {"verify.max_keys", Kind::integer, "", false, 0, 10'000},
   };
   return all;
 }
@@ -591,8 +593,9 @@ void read_toml(const std::string& file, const std::string& what, std::map<std::s
       continue;
     }
     const auto* t = node.as_table();
-    if (!t || (sname != "mysql" && sname != "mongodb" && sname != "sync" && sname != "binlog" && sname != "log"))
-      fail(fmt::format("{}: unknown key '{}'; valid sections are [mysql], [mongodb], [sync], [binlog], [log], "
+    if (!t || (sname != "mysql" && sname != "mongodb" && sname != "sync" && sname != "binlog" && sname != "log" &&
+               sname != "verify"))
+      fail(fmt::format("{}: unknown key '{}'; valid sections are [mysql], [mongodb], [sync], [binlog], [verify], [log], "
                        "[tables.<name>]",
                        where, sname));
     for (const auto& [k, v] : *t) {
@@ -811,6 +814,8 @@ Config load_config(const Inputs& in, std::map<std::string, Raw>& raw, std::vecto
   cfg.binlog.server_id = static_cast<std::uint32_t>(get<std::int64_t>(raw, "binlog.server_id", 0));
   cfg.binlog.max_events = get<std::int64_t>(raw, "binlog.max_events", cfg.binlog.max_events);
   cfg.binlog.max_seconds = std::chrono::milliseconds(get<std::int64_t>(raw, "binlog.max_seconds", cfg.binlog.max_seconds.count()));
+  cfg.verify.settle = std::chrono::milliseconds(get<std::int64_t>(raw, "verify.settle", cfg.verify.settle.count()));
+  cfg.verify.max_keys = static_cast<int>(get<std::int64_t>(raw, "verify.max_keys", cfg.verify.max_keys));
 
   {
     LogLevel level = cfg.log.level;

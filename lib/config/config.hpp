@@ -94,6 +94,14 @@ struct Binlog {
   std::chrono::milliseconds max_seconds{30'000};  // ...or reads for at most this long, then exits 0
 };
 
+// `verify`: how it re-checks keys that differ, and how many it names.
+struct Verify {
+  // How long to wait before re-reading the keys that differ, so that a sync running alongside (or a
+  // change capture) can land the writes it has in flight; 0: re-read at once.
+  std::chrono::milliseconds settle{2'000};
+  int max_keys = 100;  // sample keys per category (missing, extra, different) in --json and _sync_metadata
+};
+
 struct Log {
   LogLevel level = LogLevel::warning;
   std::string file;
@@ -104,6 +112,7 @@ struct Config {
   MongoDb mongodb;
   Sync sync;
   Binlog binlog;
+  Verify verify;
   Log log;
   std::map<std::string, TableOptions> tables;
   // Where each setting came from: "mysql.host" -> "MYSQL_HOST (environment)", "config.toml:4", ...

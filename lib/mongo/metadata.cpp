@@ -46,6 +46,21 @@ std::optional<TableStatus> parse_table_status(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view to_string(VerifyResult r) {
+  switch (r) {
+    case VerifyResult::equal: return "equal";
+    case VerifyResult::different: return "different";
+    case VerifyResult::failed: return "failed";
+  }
+  return "failed";
+}
+
+std::optional<VerifyResult> parse_verify_result(std::string_view text) {
+  for (auto r : {VerifyResult::equal, VerifyResult::different, VerifyResult::failed})
+    if (to_string(r) == text) return r;
+  return std::nullopt;
+}
+
 namespace {
 
 void append_text(bson_t* doc, const char* key, std::string_view text) {
@@ -154,6 +169,36 @@ Bson to_bson(const TableState& s, bool progress = true) {
   return b;
 }
 
+// last_verify: {time, mysql_rows, mongodb_documents, equal, missing, extra, different,
+// changed_during_verify, repaired: {copied, deleted} | null, error: text | null}
+void read_verify(bson_iter_t* it, VerifyRecord& v) {
+  bson_iter_t f;
+  if (!bson_iter_recurse(it, &f)) return;
+  while (bson_iter_next(&f)) {
+    const std::string_view k = bson_iter_key(&f);
+    const bool number = BSON_ITER_HOLDS_NUMBER(&f);
+    if (k == "time" && BSON_ITER_HOLDS_DATE_TIME(&f)) v.time_ms = bson_iter_date_time(&f);
+    else if (k == "mysql_rows" && number) v.mysql_rows = bson_iter_as_int64(&f);
+    else if (k == "mongodb_documents" && number) v.mongodb_documents = bson_iter_as_int64(&f);
+    else if (k == "equal" && number) v.equal = bson_iter_as_int64(&f);
+    else if (k == "missing" && number) v.missing = bson_iter_as_int64(&f);
+    else if (k == "extra" && number) v.extra = bson_iter_as_int64(&f);
+    else if (k == "different" && number) v.different = bson_iter_as_int64(&f);
+    else if (k == "changed_during_verify" && number) v.changed_during_verify = bson_iter_as_int64(&f);
+    else if (k == "error" && BSON_ITER_HOLDS_UTF8(&f)) v.error = bson_iter_utf8(&f, nullptr);
+    else if (k == "repaired" && BSON_ITER_HOLDS_DOCUMENT(&f)) {
+      v.repaired = true;
+      bson_iter_t r;
+      if (!bson_iter_recurse(&f, &r)) continue;
+      while (bson_iter_next(&r)) {
+        const std::string_view rk = bson_iter_key(&r);
+        if (rk == "copied" && BSON_ITER_HOLDS_NUMBER(&r)) v.repaired_copied = bson_iter_as_int64(&r);
+        else if (rk == "deleted" && BSON_ITER_HOLDS_NUMBER(&r)) v.repaired_deleted = bson_iter_as_int64(&r);
+      }
+    }
+  }
+}
+
 TableState from_bson(const bson_t* doc) {
   TableState s;
   bson_iter_t it;
@@ -194,6 +239,13 @@ TableState from_bson(const bson_t* doc) {
     else if (key == "dropped_time" && BSON_ITER_HOLDS_DATE_TIME(&it)) s.dropped_ms = bson_iter_date_time(&it);
     else if (key == "collection_dropped" && BSON_ITER_HOLDS_BOOL(&it)) s.collection_dropped = bson_iter_bool(&it);
     else if (key == "change_source") s.change_source = parse_change_source(str()).value_or(ChangeSource::full);
+    else if (key == "last_verify_result" && BSON_ITER_HOLDS_UTF8(&it)) {
+      if (!s.last_verify) s.last_verify.emplace();
+      s.last_verify->result = parse_verify_result(str()).value_or(VerifyResult::failed);
+    } else if (key == "last_verify" && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+      if (!s.last_verify) s.last_verify.emplace();
+      read_verify(&it, *s.last_verify);
+    }
     else if (key == "refused_rows" && BSON_ITER_HOLDS_ARRAY(&it)) {
       bson_iter_t rows;
       bson_iter_recurse(&it, &rows);
@@ -450,6 +502,27 @@ Expected<std::optional<BinlogState>> MetadataStore::load_binlog() {
     b.lag_seconds = number("lag_seconds");
     b.oldest_file = text("oldest_file");
     b.oldest = bson_iter_init_find(&it, doc, "oldest") && BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
+    // tables: [{table, file, offset, copying}], an array since a table name may hold '.' or '$'.
+    if (bson_iter_init_find(&it, doc, "tables") && BSON_ITER_HOLDS_ARRAY(&it)) {
+      bson_iter_t entries;
+      bson_iter_recurse(&it, &entries);
+      while (bson_iter_next(&entries)) {
+        if (!BSON_ITER_HOLDS_DOCUMENT(&entries)) continue;
+        bson_iter_t field;
+        bson_iter_recurse(&entries, &field);
+        std::string table;
+        BinlogTablePosition p;
+        while (bson_iter_next(&field)) {
+          const std::string_view key = bson_iter_key(&field);
+          if (key == "table" && BSON_ITER_HOLDS_UTF8(&field)) table = bson_iter_utf8(&field, nullptr);
+          else if (key == "file" && BSON_ITER_HOLDS_UTF8(&field)) p.file = bson_iter_utf8(&field, nullptr);
+          else if (key == "offset" && BSON_ITER_HOLDS_NUMBER(&field)) p.offset = static_cast<std::uint64_t>(bson_iter_as_int64(&field));
+          else if (key == "copying" && BSON_ITER_HOLDS_BOOL(&field)) p.copying = bson_iter_bool(&field);
+          else if (key == "as_of" && BSON_ITER_HOLDS_DATE_TIME(&field)) p.as_of_ms = bson_iter_date_time(&field);
+        }
+        if (!table.empty() && !p.file.empty()) b.tables[table] = std::move(p);
+      }
+    }
     out = std::move(b);
   }
   bson_error_t error;
@@ -469,10 +542,89 @@ Status MetadataStore::save_binlog(const BinlogState& b) {
   BSON_APPEND_INT64(&set, "lag_seconds", b.lag_seconds);
   BSON_APPEND_UTF8(&set, "oldest_file", b.oldest_file.c_str());
   BSON_APPEND_BOOL(&set, "oldest", b.oldest);
+  bson_t tables, entry;
+  BSON_APPEND_ARRAY_BEGIN(&set, "tables", &tables);
+  std::size_t i = 0;
+  for (const auto& [table, p] : b.tables) {
+    const std::string index = std::to_string(i++);
+    BSON_APPEND_DOCUMENT_BEGIN(&tables, index.c_str(), &entry);
+    bson_append_utf8(&entry, "table", -1, table.data(), static_cast<int>(table.size()));
+    BSON_APPEND_UTF8(&entry, "file", p.file.c_str());
+    BSON_APPEND_INT64(&entry, "offset", static_cast<std::int64_t>(p.offset));
+    if (p.copying) BSON_APPEND_BOOL(&entry, "copying", true);
+    if (p.as_of_ms) BSON_APPEND_DATE_TIME(&entry, "as_of", p.as_of_ms);
+    bson_append_document_end(&tables, &entry);
+  }
+  bson_append_array_end(&set, &tables);
   append_own_table_name(&set, kBinlogId);
   BSON_APPEND_INT64(&set, "fence", fence_);
   bson_append_document_end(update.get(), &set);
   return write({{std::string(kBinlogId), &update}}, "writing the binlog position", true);
+}
+
+}  // namespace m2m::mongo
+
+namespace m2m::mongo {
+
+Status MetadataStore::save_verify(const std::vector<std::pair<std::string, VerifyRecord>>& records) {
+  if (records.empty()) return success();
+  auto coll = collection(client_, db_, kMetadataCollection);
+  Bson opts;
+  BSON_APPEND_BOOL(opts.get(), "ordered", false);
+  std::unique_ptr<mongoc_bulk_operation_t, decltype(&mongoc_bulk_operation_destroy)> bulk(
+      mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()), &mongoc_bulk_operation_destroy);
+  bson_error_t error;
+  for (const auto& [table, v] : records) {
+    // {table_name: T, $or: [{"last_verify.time": {$lt: now}}, {"last_verify.time": {$exists: false}}]}
+    Bson selector, update;
+    BSON_APPEND_UTF8(selector.get(), "table_name", table.c_str());
+    bson_t ors, older, lt, never, exists;
+    BSON_APPEND_ARRAY_BEGIN(selector.get(), "$or", &ors);
+    BSON_APPEND_DOCUMENT_BEGIN(&ors, "0", &older);
+    BSON_APPEND_DOCUMENT_BEGIN(&older, "last_verify.time", &lt);
+    BSON_APPEND_DATE_TIME(&lt, "$lt", v.time_ms);
+    bson_append_document_end(&older, &lt);
+    bson_append_document_end(&ors, &older);
+    BSON_APPEND_DOCUMENT_BEGIN(&ors, "1", &never);
+    BSON_APPEND_DOCUMENT_BEGIN(&never, "last_verify.time", &exists);
+    BSON_APPEND_BOOL(&exists, "$exists", false);
+    bson_append_document_end(&never, &exists);
+    bson_append_document_end(&ors, &never);
+    bson_append_array_end(selector.get(), &ors);
+
+    bson_t set, d;
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+    append_text(&set, "last_verify_time", iso8601_utc(v.time_ms));
+    append_text(&set, "last_verify_result", to_string(v.result));
+    BSON_APPEND_DOCUMENT_BEGIN(&set, "last_verify", &d);
+    BSON_APPEND_DATE_TIME(&d, "time", v.time_ms);
+    BSON_APPEND_INT64(&d, "mysql_rows", v.mysql_rows);
+    BSON_APPEND_INT64(&d, "mongodb_documents", v.mongodb_documents);
+    BSON_APPEND_INT64(&d, "equal", v.equal);
+    BSON_APPEND_INT64(&d, "missing", v.missing);
+    BSON_APPEND_INT64(&d, "extra", v.extra);
+    BSON_APPEND_INT64(&d, "different", v.different);
+    BSON_APPEND_INT64(&d, "changed_during_verify", v.changed_during_verify);
+    if (v.repaired) {
+      bson_t r;
+      BSON_APPEND_DOCUMENT_BEGIN(&d, "repaired", &r);
+      BSON_APPEND_INT64(&r, "copied", v.repaired_copied);
+      BSON_APPEND_INT64(&r, "deleted", v.repaired_deleted);
+      bson_append_document_end(&d, &r);
+    } else {
+      BSON_APPEND_NULL(&d, "repaired");
+    }
+    if (v.error.empty()) BSON_APPEND_NULL(&d, "error");
+    else append_text(&d, "error", v.error);
+    bson_append_document_end(&set, &d);
+    bson_append_document_end(update.get(), &set);
+    if (!mongoc_bulk_operation_update_one_with_opts(bulk.get(), selector.get(), update.get(), nullptr, &error))
+      return Failure{Exit::internal, fmt::format("{}: invalid _sync_metadata update: {}", where_, error.message)};
+  }
+  Reply reply;
+  if (!mongoc_bulk_operation_execute(bulk.get(), reply.get(), &error))
+    return classify(error, where_, "writing the verify results to _sync_metadata");
+  return success();
 }
 
 }  // namespace m2m::mongo

@@ -49,6 +49,25 @@ void to_json(BasicJsonType& j, const TableStatus& s) {
   j = std::string(to_string(s));
 }
 
+// How the table's last `verify` ended: MongoDB equal to MySQL, different, or not verified (a read failed).
+enum class VerifyResult { equal, different, failed };
+std::string_view to_string(VerifyResult r);
+std::optional<VerifyResult> parse_verify_result(std::string_view text);
+
+// The table's last `verify` (mysql2mongo(1), verify): written by verify alone, through save_verify; no sync
+// decision reads it, and no sync write touches it (a sync's record $sets its own fields only).
+struct VerifyRecord {
+  std::int64_t time_ms = 0;  // when it ended
+  VerifyResult result = VerifyResult::equal;  // after a repair, the state the repair left
+  std::int64_t mysql_rows = 0, mongodb_documents = 0;
+  // What the comparison found (before a repair): keys equal, only in MySQL, only in MongoDB, and in both
+  // with different fields; keys that differed at first and were equal when read again.
+  std::int64_t equal = 0, missing = 0, extra = 0, different = 0, changed_during_verify = 0;
+  bool repaired = false;  // --repair ran on the table
+  std::int64_t repaired_copied = 0, repaired_deleted = 0;
+  std::string error;      // why the table could not be verified (result failed)
+};
+
 struct TableState {
   // The seed's fields.
   std::string table_name;
@@ -98,19 +117,38 @@ struct TableState {
   std::int64_t dropped_ms = 0;
   bool collection_dropped = false;   // sync.drop_orphans removed its collection
   ChangeSource change_source = ChangeSource::full;  // what the last completed sync read changes from
+  std::optional<VerifyRecord> last_verify;  // nullopt: never verified
 };
 
-// The binlog position of the source database, with the server it belongs to: one document in
-// _sync_metadata ({_id: "m2m_binlog"}). Advanced only at a transaction boundary, after everything
-// before it was written to MongoDB.
+// Where each table that reads the binlog stands in it: every change logged before its position is in
+// MongoDB. One document in _sync_metadata ({_id: "m2m_binlog"}) per source database, with the server the
+// positions belong to. A position advances only at a transaction boundary, after everything before it
+// was written. A table has its own position, so a run over some tables (--tables) leaves the others'
+// where they were, and a table copied in full starts from the position read before its copy.
+struct BinlogTablePosition {
+  std::string file;
+  std::uint64_t offset = 0;
+  // A full copy of the table is under way (or was interrupted): it started after `file:offset`, and
+  // the table follows the log from there once the copy is done.
+  bool copying = false;
+  // When a run last found the table current (it followed the log to here and succeeded). A run that
+  // finds nothing to apply to a table writes no record for it: this is its last sync (see
+  // ops::with_binlog_progress).
+  std::int64_t as_of_ms = 0;
+  bool operator==(const BinlogTablePosition&) const = default;
+};
+
 struct BinlogState {
+  std::string identity;              // the server's (Capabilities::identity); another server: start over
+  std::map<std::string, BinlogTablePosition> tables;
+  std::int64_t updated_ms = 0;       // when a run last saved it
+  // The earliest position of any table: where the next run starts reading, and what a purge must not
+  // remove. With its standing at the end of the run that saved it:
   std::string file;                  // "mysql-bin.000042"
   std::uint64_t offset = 0;
-  std::string identity;              // the server's (Capabilities::identity); another server: start over
-  std::int64_t updated_ms = 0;       // when a run last saved it
-  std::int64_t lag_bytes = 0;        // binlog bytes written after it, at that run's end
-  std::int64_t lag_seconds = 0;      // age of the oldest event not yet applied, at that run's end (0: none)
-  std::string oldest_file;           // the oldest binlog the server still had at that run's end
+  std::int64_t lag_bytes = 0;        // binlog bytes written after it
+  std::int64_t lag_seconds = 0;      // age of the oldest event not yet applied (0: none)
+  std::string oldest_file;           // the oldest binlog the server still had
   bool oldest = false;               // `file` was the oldest left: the next purge breaks the chain
 };
 
@@ -144,6 +182,15 @@ public:
   // The source database's binlog position (nullopt: none stored yet), and its fenced write.
   Expected<std::optional<BinlogState>> load_binlog();
   Status save_binlog(const BinlogState& state);
+
+  // Writes the verify fields (last_verify_time, last_verify_result, last_verify) of tables that have a
+  // record, in one unordered bulk. Unlike every other write this one is not fenced, so that a verify
+  // without --repair, which holds no lease and has no token, can store its result while a sync runs:
+  // the fence keeps a stale run from moving a newer run's marks and checkpoints back, and this write
+  // $sets only fields that no sync reads or writes, so it can neither move them nor be undone by a
+  // sync's record. Each update applies only over an older verify of the table: of two verifies that
+  // overlap, the one that ended last is what stays. A table without a record (never synced) gets none.
+  Status save_verify(const std::vector<std::pair<std::string, VerifyRecord>>& records);
 
 private:
   Failure fenced(std::string_view doing);

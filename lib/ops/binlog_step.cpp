@@ -51,54 +51,71 @@ std::uint32_t binlog_server_id(const config::Config& cfg) {
 }
 
 Expected<BinlogStart> binlog_start(mysql::Connection& conn, const binlog::Capabilities& caps,
-                                   const std::optional<mongo::BinlogState>& stored) {
+                                   const std::optional<mongo::BinlogState>& stored, const std::set<std::string>& tables) {
   BinlogStart out;
   auto current = binlog::current_position(conn, caps);
   if (!current) return current.failure();
   out.fresh = *current;
-  if (!stored || stored->file.empty()) {
+  if (!stored || stored->tables.empty()) {
     out.fallback = "the first binlog run: a full sync is the starting point";
-  } else if (stored->identity != caps.identity()) {
+    return out;
+  }
+  if (stored->identity != caps.identity()) {
     out.fallback = fmt::format("the MySQL server changed ({} -> {}: a failover or a restore); the stored binlog "
-                               "position means nothing here: full sync",
+                               "positions mean nothing here: full sync",
                                stored->identity, caps.identity());
-  } else {
-    auto logs = binlog::binary_logs(conn);
-    if (!logs) return logs.failure();
-    const binlog::Position pos{stored->file, stored->offset};
+    return out;
+  }
+  auto logs = binlog::binary_logs(conn);
+  if (!logs) return logs.failure();
+  for (const auto& [table, p] : stored->tables) {
+    if (!tables.count(table)) {
+      out.others.emplace(table, p);
+      continue;
+    }
+    const binlog::Position pos{p.file, p.offset};
     switch (binlog::locate(*logs, pos)) {
       case binlog::PositionState::available:
+        out.usable.emplace(table, p);
         break;
       case binlog::PositionState::purged:
-        out.fallback = fmt::format("the stored binlog file {} is no longer on the server (purged); changes since "
-                                   "were lost: full sync. Keep binlogs longer than the longest pause between runs",
-                                   stored->file);
+        out.lost.emplace(table, fmt::format("its binlog position is in {}, which is no longer on the server (purged); "
+                                            "changes since were lost: full sync. Keep binlogs longer than the longest "
+                                            "pause between runs",
+                                            p.file));
         break;
       case binlog::PositionState::beyond_end:
-        out.fallback = fmt::format("the stored binlog position {} lies beyond the end of the server's log (a reset "
-                                   "binlog): full sync",
-                                   to_text(pos));
+        out.lost.emplace(table, fmt::format("its binlog position {} lies beyond the end of the server's log (a reset "
+                                            "binlog): full sync",
+                                            to_text(pos)));
         break;
     }
   }
-  out.position = out.fallback.empty() ? binlog::Position{stored->file, stored->offset} : out.fresh;
   return out;
 }
 
 Expected<mongo::BinlogState> binlog_state_after(mysql::Connection& conn, const binlog::Capabilities& caps,
-                                               const binlog::Position& position, std::int64_t lag_seconds) {
+                                               std::map<std::string, mongo::BinlogTablePosition> tables,
+                                               std::int64_t lag_seconds) {
   mongo::BinlogState s;
-  s.file = position.file;
-  s.offset = position.offset;
   s.identity = caps.identity();
   s.updated_ms = now_epoch_ms();
   s.lag_seconds = lag_seconds;
-  auto logs = binlog::binary_logs(conn);
-  if (!logs) return logs.failure();
-  const auto at = binlog::standing(*logs, position);
-  s.lag_bytes = at.lag_bytes;
-  s.oldest_file = at.oldest_file;
-  s.oldest = at.oldest;
+  // The earliest position: where the next run starts, and what a purge must leave.
+  const mongo::BinlogTablePosition* first = nullptr;
+  for (const auto& [table, p] : tables)
+    if (!first || binlog::earlier({p.file, p.offset}, {first->file, first->offset})) first = &p;
+  if (first) {
+    s.file = first->file;
+    s.offset = first->offset;
+    auto logs = binlog::binary_logs(conn);
+    if (!logs) return logs.failure();
+    const auto at = binlog::standing(*logs, {s.file, s.offset});
+    s.lag_bytes = at.lag_bytes;
+    s.oldest_file = at.oldest_file;
+    s.oldest = at.oldest;
+  }
+  s.tables = std::move(tables);
   return s;
 }
 

@@ -10,7 +10,9 @@
 #include "sync/report.hpp"
 #include "util/log.hpp"
 
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,20 +29,27 @@ std::optional<binlog::Capabilities> resolve_changes(std::vector<sync::TablePlan>
 // the database (never 0 or 1, which are the usual ids of real servers).
 std::uint32_t binlog_server_id(const config::Config& cfg);
 
-// Where the run reads the binlog from, or why it cannot (the binlog tables then sync in full from a
-// fresh position, read before any of them is copied).
+// What the run can do with each binlog table's stored position, decided before any table is read.
 struct BinlogStart {
-  binlog::Position position;  // the stored position, or the fresh one
-  std::string fallback;       // empty: `position` is the stored one and the log is read from it
-  binlog::Position fresh;     // the server's current position, read now
+  binlog::Position fresh;  // the server's position now, read before any table is copied
+  // Why no stored position is usable at all (the first binlog run, another server); empty otherwise.
+  std::string fallback;
+  // The usable stored positions of this run's tables, and why the others' cannot be used (their file
+  // was purged, the log was reset).
+  std::map<std::string, mongo::BinlogTablePosition> usable;
+  std::map<std::string, std::string> lost;
+  // The stored positions of tables not in this run, kept as they are.
+  std::map<std::string, mongo::BinlogTablePosition> others;
 };
 Expected<BinlogStart> binlog_start(mysql::Connection& conn, const binlog::Capabilities& caps,
-                                   const std::optional<mongo::BinlogState>& stored);
+                                   const std::optional<mongo::BinlogState>& stored, const std::set<std::string>& tables);
 
-// The state to store after the run: `position` with the server's identity, the lag left (bytes of
-// binlog after it; seconds since the oldest unapplied event), and whether it is in the oldest file left.
+// The state to store: the tables' positions with the server's identity, and where the earliest of them
+// stands now (the binlog bytes after it, whether it is in the oldest file left); `lag_seconds`, the age
+// of the first event left unread.
 Expected<mongo::BinlogState> binlog_state_after(mysql::Connection& conn, const binlog::Capabilities& caps,
-                                               const binlog::Position& position, std::int64_t lag_seconds);
+                                               std::map<std::string, mongo::BinlogTablePosition> tables,
+                                               std::int64_t lag_seconds);
 
 std::string to_text(const binlog::Position& p);
 

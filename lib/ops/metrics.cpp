@@ -103,4 +103,35 @@ std::string render_metrics(const RunMetrics& m, const std::optional<std::string>
   return out;
 }
 
+std::string render_verify_metrics(const VerifyMetrics& m) {
+  std::string out;
+  metric(out, "mysql2mongo_last_verify_timestamp_seconds", "gauge", "When the last verify ended (Unix time).");
+  out += fmt::format("mysql2mongo_last_verify_timestamp_seconds {:.3f}\n", static_cast<double>(m.end_ms) / 1000.0);
+  metric(out, "mysql2mongo_last_verify_duration_seconds", "gauge", "How long the last verify took.");
+  out += fmt::format("mysql2mongo_last_verify_duration_seconds {:.3f}\n", static_cast<double>(m.end_ms - m.start_ms) / 1000.0);
+  metric(out, "mysql2mongo_last_verify_exit_code", "gauge",
+         "Exit code of the last verify: 0 equal, 1 differences, 3 a table could not be verified (see mysql2mongo(1)).");
+  out += fmt::format("mysql2mongo_last_verify_exit_code {}\n", m.exit_code);
+  if (m.tables.empty()) return out;
+  metric(out, "mysql2mongo_verify_rows", "gauge",
+         "Keys the table's last verify found equal, missing in MongoDB, extra in MongoDB, or different (before any repair).");
+  for (const auto& [table, v] : m.tables) {
+    if (v.result == mongo::VerifyResult::failed) continue;
+    const std::pair<const char*, std::int64_t> results[] = {
+        {"equal", v.equal}, {"missing", v.missing}, {"extra", v.extra}, {"different", v.different}};
+    for (const auto& [result, n] : results)
+      out += fmt::format("mysql2mongo_verify_rows{{table=\"{}\",result=\"{}\"}} {}\n", escape_label(table), result, n);
+  }
+  metric(out, "mysql2mongo_table_verify_equal", "gauge",
+         "1 if the table's last verify found MongoDB equal to MySQL (after its repair, with --repair), else 0.");
+  for (const auto& [table, v] : m.tables)
+    out += fmt::format("mysql2mongo_table_verify_equal{{table=\"{}\"}} {}\n", escape_label(table),
+                       v.result == mongo::VerifyResult::equal ? 1 : 0);
+  metric(out, "mysql2mongo_table_last_verify_timestamp_seconds", "gauge", "When the table was last verified (Unix time).");
+  for (const auto& [table, v] : m.tables)
+    out += fmt::format("mysql2mongo_table_last_verify_timestamp_seconds{{table=\"{}\"}} {:.3f}\n", escape_label(table),
+                       static_cast<double>(v.time_ms) / 1000.0);
+  return out;
+}
+
 }  // namespace m2m::ops

@@ -23,6 +23,16 @@ struct RunMetrics {
 // run did not succeed.
 std::string render_metrics(const RunMetrics& m, const std::optional<std::string>& previous);
 
+// The metrics of a `verify` run (verify --metrics-file; a file of its own, not the sync's).
+struct VerifyMetrics {
+  std::int64_t start_ms = 0;
+  std::int64_t end_ms = 0;
+  int exit_code = 0;
+  // The last verify of every table: this run's results and those _sync_metadata holds from earlier runs.
+  std::vector<std::pair<std::string, mongo::VerifyRecord>> tables;
+};
+std::string render_verify_metrics(const VerifyMetrics& m);
+
 // A label value with \, " and newline escaped as the text format requires.
 std::string escape_label(std::string_view value);
 

@@ -26,12 +26,41 @@ std::size_t StatusReport::dropped() const {
   return static_cast<std::size_t>(std::count_if(tables.begin(), tables.end(), [](const auto& t) { return t.dropped; }));
 }
 
+std::size_t StatusReport::verified() const {
+  return static_cast<std::size_t>(
+      std::count_if(tables.begin(), tables.end(), [](const auto& t) { return !t.dropped && t.last_verify; }));
+}
+
+std::vector<std::string> StatusReport::verify_different() const {
+  std::vector<std::string> out;
+  for (const auto& t : tables)
+    if (!t.dropped && t.last_verify && t.last_verify->result == mongo::VerifyResult::different) out.push_back(t.table_name);
+  return out;
+}
+
 std::optional<std::chrono::milliseconds> StatusReport::oldest_success_age() const {
   if (tables.size() == dropped() || never_succeeded()) return std::nullopt;
   std::int64_t oldest = now_ms;
   for (const auto& t : tables)
     if (!t.dropped) oldest = std::min(oldest, t.last_success_ms);
   return std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms - oldest));
+}
+
+std::vector<mongo::TableState> with_binlog_progress(std::vector<mongo::TableState> tables,
+                                                    const std::optional<mongo::BinlogState>& binlog) {
+  if (!binlog) return tables;
+  for (auto& t : tables) {
+    auto it = binlog->tables.find(t.table_name);
+    if (it == binlog->tables.end() || it->second.copying || it->second.as_of_ms <= t.timestamp_ms) continue;
+    // Only a record that says "success, nothing to do" is carried forward: anything else was written.
+    if (t.dropped || t.status != mongo::TableStatus::success) continue;
+    const std::int64_t at = it->second.as_of_ms;
+    t.last_sync_time = iso8601_utc(at);
+    t.timestamp_ms = at;
+    t.last_success_ms = at;
+    t.last_complete_ms = at;
+  }
+  return tables;
 }
 
 StatusReport load_status(const config::Config& cfg, Logger& log) {
@@ -48,6 +77,7 @@ StatusReport load_status(const config::Config& cfg, Logger& log) {
     r.lock_holder = lease->owner;
 
   r.binlog = meta.load_binlog().or_throw();
+  r.tables = with_binlog_progress(std::move(r.tables), r.binlog);
   if (r.binlog) {
     // Whether the next run can go on from the position is MySQL's to say; status answers without it.
     auto conn = mysql::Connection::open(cfg.mysql, log);
@@ -66,6 +96,7 @@ StoredState try_load_state(const config::Config& cfg, Logger& log) {
   mongo::MetadataStore meta(client, cfg.mongo_database(), (*pool)->where());
   if (auto tables = meta.load_all()) out.tables = std::move(*tables);
   if (auto b = meta.load_binlog()) out.binlog = std::move(*b);
+  out.tables = with_binlog_progress(std::move(out.tables), out.binlog);
   return out;
 }
 
@@ -99,7 +130,30 @@ nlohmann::ordered_json to_json(const StatusReport& r, const config::Config& cfg)
     e["lossy_total"] = t.lossy_total;
     e["error"] = t.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(t.error);
     if (t.resumed) e["resumed"] = true;
+    if (r.binlog)
+      if (auto it = r.binlog->tables.find(t.table_name); it != r.binlog->tables.end()) {
+        e["binlog_position"] = fmt::format("{}:{}", it->second.file, it->second.offset);
+        if (it->second.copying) e["binlog_copying"] = true;
+      }
     if (!t.refused.empty()) e["refused_rows"] = t.refused.size();
+    if (t.last_verify) {
+      const auto& v = *t.last_verify;
+      e["last_verify_time"] = iso8601_utc(v.time_ms);
+      e["last_verify_result"] = std::string(mongo::to_string(v.result));
+      nlohmann::ordered_json lv;
+      lv["age_seconds"] = (r.now_ms - v.time_ms) / 1000;
+      lv["mysql_rows"] = v.mysql_rows;
+      lv["mongodb_documents"] = v.mongodb_documents;
+      lv["equal"] = v.equal;
+      lv["missing"] = v.missing;
+      lv["extra"] = v.extra;
+      lv["different"] = v.different;
+      lv["changed_during_verify"] = v.changed_during_verify;
+      lv["repaired"] = v.repaired ? nlohmann::ordered_json{{"copied", v.repaired_copied}, {"deleted", v.repaired_deleted}}
+                                  : nlohmann::ordered_json(nullptr);
+      lv["error"] = v.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(v.error);
+      e["last_verify"] = lv;
+    }
     if (t.dropped) {
       e["dropped"] = true;
       e["dropped_time"] = iso8601_utc(t.dropped_ms);
@@ -157,6 +211,11 @@ std::string shown(std::string name) {
   return name;
 }
 
+std::vector<std::string> shown_all(std::vector<std::string> names) {
+  for (auto& n : names) n = shown(std::move(n));
+  return names;
+}
+
 }  // namespace
 
 CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::chrono::milliseconds crit) {
@@ -192,7 +251,7 @@ CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::ch
     const bool oldest = r.binlog_now ? r.binlog_now->oldest : r.binlog->oldest;
     if (gone) {
       code = 2;
-      detail += fmt::format(", binlog {} is no longer on the server: the next run copies the binlog tables in full",
+      detail += fmt::format(", binlog {} is no longer on the server: the next run copies the tables positioned in it in full",
                             r.binlog->file);
     } else if (oldest) {
       code = std::max(code, 1);
@@ -202,8 +261,16 @@ CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::ch
     const auto lag = r.binlog_now && r.binlog_now->present ? r.binlog_now->lag_bytes : r.binlog->lag_bytes;
     perf += fmt::format(" binlog_lag={}B binlog_lag_seconds={}s", lag, r.binlog->lag_seconds);
   }
+  // MongoDB may be up to date and still wrong: a verify that found differences is worth a look.
+  const auto different = r.verify_different();
+  if (!different.empty()) {
+    code = std::max(code, 1);
+    detail += fmt::format(", last verify found differences in {}", join(shown_all(different), ", "));
+  }
+  std::string perf_all = perf;
+  if (r.verified()) perf_all += fmt::format(" verify_different={}", different.size());
   static const char* names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
-  return {code, fmt::format("MYSQL2MONGO {} - {} | {}", names[code], detail, perf)};
+  return {code, fmt::format("MYSQL2MONGO {} - {} | {}", names[code], detail, perf_all)};
 }
 
 }  // namespace m2m::ops

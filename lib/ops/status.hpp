@@ -32,6 +32,9 @@ struct StatusReport {
   std::optional<std::chrono::milliseconds> oldest_success_age() const;
   std::size_t never_succeeded() const;
   std::size_t dropped() const;  // tables that no longer exist in MySQL
+  std::size_t verified() const;  // tables with a recorded verify (dropped ones aside)
+  // Tables whose last verify found MongoDB different from MySQL (and did not repair it all).
+  std::vector<std::string> verify_different() const;
 };
 
 // Reads the metadata (MongoDB only: it works while MySQL is down). Throws Error when it cannot. With a
@@ -47,6 +50,12 @@ struct StoredState {
 };
 StoredState try_load_state(const config::Config& cfg, Logger& log);
 
+// The tables' records with what the binlog positions add: a run that found nothing to apply to a table
+// writes no record for it, only the position's as_of time; that time is then the table's last sync and
+// last success (see mongo::BinlogTablePosition).
+std::vector<mongo::TableState> with_binlog_progress(std::vector<mongo::TableState> tables,
+                                                    const std::optional<mongo::BinlogState>& binlog);
+
 // The seed's status response: "scheduler" (here: the lock and the interval the timer uses) and
 // "sync_data" {total_tables, tables{name: {last_sync_time, sync_type, records_synced, status,
 // duration_seconds, ...}}}, extended.
@@ -58,9 +67,9 @@ struct CheckResult {
 };
 
 // OK when every table succeeded recently; WARNING when the oldest success is older than `warn`, a
-// table's last run failed or the binlog position is in the oldest binlog file left (the next purge
-// breaks the chain); CRITICAL when older than `crit`, a table never succeeded or the position's binlog
-// file is gone; UNKNOWN when nothing is recorded.
+// table's last run failed, a table's last verify found differences, or the binlog position is in the
+// oldest binlog file left (the next purge breaks the chain); CRITICAL when older than `crit`, a table
+// never succeeded or the position's binlog file is gone; UNKNOWN when nothing is recorded.
 CheckResult check(const StatusReport& r, std::chrono::milliseconds warn, std::chrono::milliseconds crit);
 
 // UNKNOWN with the reason, for when the metadata cannot be read at all: one line of at most

@@ -63,8 +63,7 @@ Decision decide(const sync::TablePlan& plan, const std::optional<TableStateView>
   if (prior && prior->has_checkpoint) return {Why::resuming};
   if (!prior || !prior->ever_succeeded) return {Why::first_sync};
   if (prior->fingerprint != plan.fingerprint) return {Why::schema_changed};
-  if (plan.change_source == mongo::ChangeSource::binlog)
-    return {prior->change_source == mongo::ChangeSource::binlog ? Why::binlog : Why::binlog_start};
+  if (plan.change_source == mongo::ChangeSource::binlog) return {prior->binlog_current ? Why::binlog : Why::binlog_start};
   if (!prior->has_mark) return {Why::no_mark};
   return {Why::changes};
 }
@@ -81,10 +80,11 @@ StopToken::Registration interruptible(mysql::Connection& conn, StopToken* stop) 
   return stop->on_interrupt([m] { mysql::cancel(m); });
 }
 
-std::optional<TableStateView> view_of(const std::optional<mongo::TableState>& prior) {
+std::optional<TableStateView> view_of(const std::optional<mongo::TableState>& prior, bool binlog_current = false) {
   if (!prior) return std::nullopt;
   return TableStateView{prior->last_success_ms != 0 || prior->last_complete_ms != 0, prior->checkpoint.has_value(),
-                        prior->high_water_mark.has_value(), prior->schema_fingerprint, prior->change_source};
+                        prior->high_water_mark.has_value(), prior->schema_fingerprint, prior->change_source,
+                        binlog_current};
 }
 
 // Marks the metadata of tables that no longer exist in MySQL as dropped (once, with a warning), and with
@@ -133,7 +133,8 @@ std::set<std::string> quiet_tables(sync::TableContext& ctx, const std::vector<sy
     const auto it = stored.find(plan.table.name);
     if (it == stored.end()) continue;
     const mongo::TableState& prior = it->second;
-    if (!decide(plan, view_of(prior), options.mode).incremental()) continue;
+    // Only tables read by their change column: a binlog table is read only for the keys the log lists.
+    if (decide(plan, view_of(prior), options.mode).why != Decision::Why::changes) continue;
     if (!prior.refused.empty() || sync::reconcile_due(ctx.cfg, prior, options.reconcile)) continue;
     candidates.emplace_back(&plan, sync::changed_condition(ctx, plan, prior));
   }
@@ -191,10 +192,17 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
     std::map<std::string, mongo::TableState> stored;
     std::vector<mongo::TableState> all = reader.load_all().or_throw();
     for (auto& s : all) stored[s.table_name] = std::move(s);
+    // The stored binlog positions, as far as MongoDB knows them (whether the server still has them is
+    // for the real run to find out).
+    std::set<std::string> binlog_current;
+    if (caps)
+      if (auto b = reader.load_binlog().or_throw(); b && b->identity == caps->identity())
+        for (const auto& [table, p] : b->tables)
+          if (!p.copying) binlog_current.insert(table);
     for (const auto& plan : out.plan) {
       std::optional<mongo::TableState> prior;
       if (auto it = stored.find(plan.table.name); it != stored.end()) prior = it->second;
-      const Decision d = decide(plan, view_of(prior), options.mode);
+      const Decision d = decide(plan, view_of(prior, binlog_current.count(plan.table.name) > 0), options.mode);
       sync::TableReport t;
       t.table = plan.table.name;
       t.collection = plan.collection;
@@ -240,58 +248,106 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
     quiet = quiet_tables(probe, out.plan, stored, options, log);
   }
 
-  // The binlog: read from the stored position to the end, applying the changed keys of the tables that
-  // read it; or, without a usable position, a fresh one read now, before any table is copied.
+  // The binlog: each table that reads it has its own position (see mongo::BinlogState). The tables whose
+  // position is usable follow the log: it is read once, from the earliest of their positions to its end,
+  // and their changed keys applied. The others (first binlog sync, a lost position, DDL, a changed
+  // schema) are copied in full below, after the log was read: they follow it from the position reached
+  // by then, which is stored before their copies start, so an interrupted copy resumes exactly.
   std::vector<const sync::TablePlan*> binlog_plans;
+  std::set<std::string> binlog_names;
   for (const auto& p : out.plan)
-    if (p.change_source == mongo::ChangeSource::binlog) binlog_plans.push_back(&p);
+    if (p.change_source == mongo::ChangeSource::binlog) {
+      binlog_plans.push_back(&p);
+      binlog_names.insert(p.table.name);
+    }
   std::optional<BinlogStart> start;
   std::optional<sync::BinlogRun> binlog_run;
   std::optional<Failure> binlog_failure;
+  std::set<std::string> binlog_current;                             // tables with a usable position
+  std::map<std::string, mongo::BinlogTablePosition> positions;      // what is stored for the next run
+  std::map<std::string, std::string> binlog_reasons;                // table -> why it is copied in full
   const std::uint32_t server_id = binlog_server_id(cfg);
-  bool jump_to_fresh = false;  // save the position read before the copies, not one reached by reading
   if (!binlog_plans.empty()) {
     const auto stored_binlog = meta.load_binlog().or_throw();
-    const bool meta_has_binlog = stored_binlog.has_value();
-    start = binlog_start(conn, *caps, stored_binlog).or_throw();
+    start = binlog_start(conn, *caps, stored_binlog, binlog_names).or_throw();
     report.binlog = sync::RunReport::Binlog{};
     report.binlog->fallback = start->fallback;
-    report.binlog->from = to_text(start->position);
-    report.binlog->to = report.binlog->from;
-    // Only the tables whose state is current follow the log; the others are copied in full below.
+    report.binlog->from = report.binlog->to = to_text(start->fresh);
+    positions = start->others;
+    if (!start->fallback.empty()) {
+      // The first binlog run is no news; losing every position is.
+      log.write(stored_binlog ? LogLevel::warning : LogLevel::info, fmt::format("binlog: {}", start->fallback));
+      for (const auto* p : binlog_plans) binlog_reasons[p->table.name] = start->fallback;
+    }
+    for (const auto& [table, why] : start->lost) {
+      log.warn("table {}: {}", table, why);
+      binlog_reasons[table] = why;
+    }
+    for (const auto& [table, p] : start->usable)
+      if (!p.copying) binlog_current.insert(table);
+
+    // The tables that follow the log this run, each from its position.
     std::vector<const sync::TablePlan*> follow;
+    std::map<std::string, binlog::Position> since;
     for (const auto* p : binlog_plans) {
       auto it = stored.find(p->table.name);
-      if (it != stored.end() && decide(*p, view_of(it->second), options.mode).why == Decision::Why::binlog)
-        follow.push_back(p);
+      if (it == stored.end()) continue;
+      if (decide(*p, view_of(it->second, binlog_current.count(p->table.name) > 0), options.mode).why !=
+          Decision::Why::binlog)
+        continue;
+      const auto& pos = start->usable.at(p->table.name);
+      follow.push_back(p);
+      since[p->table.name] = {pos.file, pos.offset};
+      positions[p->table.name] = pos;
     }
-    if (!start->fallback.empty()) {
-      // The first run of the binlog is no news; losing the position is.
-      log.write(meta_has_binlog ? LogLevel::warning : LogLevel::info, fmt::format("binlog: {}", start->fallback));
-    } else if (follow.empty()) {
-      // Every binlog table is copied in full this run (--full, or back from the change column): the log
-      // before now concerns none of them, so it is not read; the next run starts from now.
-      jump_to_fresh = true;
-    } else {
+    binlog::Position reached = start->fresh;  // where the copies below start following the log from
+    if (!follow.empty()) {
       sync::TableContext ctx{conn, client, db, cfg, wc, meta, log, options.force_deletes, options.stop, options.progress};
       ctx.clock = &clock;
-      auto save = [&](const binlog::Position& p) -> Status {
-        auto state = binlog_state_after(conn, *caps, p, 0);
+      // At each transaction boundary the run saves, every table still following is current up to it.
+      auto save = [&](const binlog::Position& p, const std::map<std::string, std::string>& resync) -> Status {
+        for (const auto* f : follow)
+          if (!resync.count(f->table.name)) positions[f->table.name] = {p.file, p.offset, false};
+        auto state = binlog_state_after(conn, *caps, positions, 0);
         if (!state) return state.failure();
         return meta.save_binlog(*state);
       };
-      if (auto r = sync::apply_binlog(ctx, follow, start->position, server_id, save)) {
+      if (auto r = sync::apply_binlog(ctx, follow, since, server_id, save)) {
         binlog_run = std::move(*r);
+        report.binlog->from = to_text(binlog_run->from);
         report.binlog->to = to_text(binlog_run->to);
         report.binlog->events = binlog_run->events;
         report.binlog->row_events = binlog_run->row_events;
         report.binlog->changed_keys = binlog_run->changed_keys;
         report.binlog->limited = binlog_run->limited;
+        reached = binlog_run->to;
+        for (const auto& [table, why] : binlog_run->resync) binlog_reasons[table] = why;
         log.info("binlog: {} events from {} to {}, {} changed keys{}", binlog_run->events, report.binlog->from,
                  report.binlog->to, binlog_run->changed_keys, binlog_run->limited ? " (limit reached; the next run goes on)" : "");
       } else {
+        // The positions stay where the last saved boundary left them; the following tables fail below.
         binlog_failure = r.failure();
         log.error("binlog: {}", r.failure().message);
+      }
+    }
+    // The tables copied in full: from `reached` on, or, for an interrupted copy that resumes, from where
+    // that copy started. Stored before any copy starts.
+    const auto before_copies = positions;
+    for (const auto* p : binlog_plans) {
+      const std::string& name = p->table.name;
+      if (positions.count(name) && !binlog_reasons.count(name)) continue;  // follows the log
+      if (binlog_failure && positions.count(name)) continue;               // keeps its position
+      auto usable = start->usable.find(name);
+      auto it = stored.find(name);
+      const bool resumes = usable != start->usable.end() && usable->second.copying && it != stored.end() &&
+                           it->second.checkpoint && !binlog_reasons.count(name);
+      positions[name] = resumes ? usable->second : mongo::BinlogTablePosition{reached.file, reached.offset, true};
+    }
+    if (positions != before_copies) {
+      if (auto state = binlog_state_after(conn, *caps, positions, 0)) {
+        if (auto st = meta.save_binlog(*state); !st) binlog_failure = st.failure();
+      } else {
+        binlog_failure = state.failure();
       }
     }
   }
@@ -335,7 +391,7 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
         t.status = mongo::TableStatus::failed;
         t.error = prior.failure();
       } else {
-        const auto view = view_of(*prior);
+        const auto view = view_of(*prior, binlog_current.count(plan.table.name) > 0);
         const Decision d = decide(plan, view, options.mode);
         // A table without a change column falls back every run: say so loudly once, then only with -v,
         // so cron does not mail the same warning every five minutes. The report always carries it.
@@ -348,14 +404,25 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
         ctx.make_indexes = options.mode == Mode::full;
         ctx.nothing_to_read = attempt == 1 && quiet.count(plan.table.name);
         ctx.change_source = plan.change_source;
-        // A binlog table whose log could not be applied this run: a full sync (DDL, another schema, a lost
-        // position), or the binlog step's failure.
+        // A binlog table whose log could not be applied this run is copied in full (DDL, another schema,
+        // a lost position), with the reason.
         std::string binlog_reason;
-        if (d.why == Decision::Why::binlog) {
-          if (start && !start->fallback.empty()) binlog_reason = start->fallback;
-          else if (binlog_run && binlog_run->resync.count(plan.table.name)) binlog_reason = binlog_run->resync.at(plan.table.name);
-          // TRUNCATE emptied it: the binlog proves that every document must go, past the delete guard.
-          if (binlog_run && binlog_run->truncated.count(plan.table.name)) ctx.force_deletes = true;
+        if (auto it = binlog_reasons.find(plan.table.name); it != binlog_reasons.end() &&
+            (d.why == Decision::Why::binlog || d.why == Decision::Why::binlog_start || d.why == Decision::Why::resuming))
+          binlog_reason = it->second;
+        // TRUNCATE emptied it: the binlog proves that every document must go, past the delete guard.
+        if (binlog_run && binlog_run->truncated.count(plan.table.name)) ctx.force_deletes = true;
+        // An interrupted copy resumes only from the position it started at; without it, it starts over.
+        std::optional<mongo::TableState> from_scratch;
+        if (d.why == Decision::Why::resuming && plan.change_source == mongo::ChangeSource::binlog && attempt == 1) {
+          const mongo::BinlogTablePosition* started = nullptr;
+          if (start)
+            if (auto it = start->usable.find(plan.table.name); it != start->usable.end()) started = &it->second;
+          if (!started || !started->copying || !binlog_reason.empty()) {
+            from_scratch = **prior;
+            from_scratch->checkpoint.reset();
+            if (binlog_reason.empty()) binlog_reason = "the interrupted copy has no binlog position to resume from: full sync";
+          }
         }
         const bool by_binlog = d.why == Decision::Why::binlog && binlog_reason.empty();
         const bool incremental = d.incremental() && binlog_reason.empty();
@@ -377,7 +444,7 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
           t = sync::binlog_sync(ctx, plan, **prior, applied, options.reconcile);
         } else {
           t = incremental ? sync::incremental_sync(ctx, plan, **prior, options.reconcile)
-                          : sync::full_sync(ctx, plan, *prior);
+                          : sync::full_sync(ctx, plan, from_scratch ? from_scratch : *prior);
         }
         if (t.reason.empty()) t.reason = reason;
         if (d.warn() && t.status == mongo::TableStatus::success) t.warnings.emplace_back(d.reason());
@@ -416,30 +483,33 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
     report.tables[plan.table.name] = std::move(t);
     if (std::chrono::steady_clock::now() - last_flush > std::chrono::seconds(2)) flush_records();
   }
-  // The binlog position for the next run: after a fallback, the one read before the tables were copied.
-  if (start && (jump_to_fresh || !start->fallback.empty()) && !stopping(options)) {
-    if (auto state = binlog_state_after(conn, *caps, start->fresh, 0)) {
-      if (auto st = meta.save_binlog(*state); !st) log.error("{}", st.failure().message);
-      report.binlog->to = to_text(start->fresh);
-      report.binlog->lag_bytes = state->lag_bytes;
-    } else {
-      log.error("binlog: {}", state.failure().message);
+  // The binlog positions for the next run: a table copied in full follows the log from where its copy
+  // started once the copy is complete.
+  // After the tables' records, so that a table whose record could not be written is not called current.
+  flush_records();
+  if (start) {
+    const std::int64_t now = now_epoch_ms();
+    for (auto& [table, p] : positions) {
+      auto it = report.tables.find(table);
+      if (it == report.tables.end() || it->second.error) continue;
+      p.copying = false;
+      p.as_of_ms = now;
     }
-  } else if (binlog_run) {
     // The lag left: what a limited run did not read.
-    const std::int64_t lag_s = binlog_run->limited && binlog_run->last_event_time
+    const std::int64_t lag_s = binlog_run && binlog_run->limited && binlog_run->last_event_time
                                    ? std::max<std::int64_t>(0, now_epoch_ms() / 1000 - binlog_run->last_event_time)
                                    : 0;
-    if (auto state = binlog_state_after(conn, *caps, binlog_run->to, lag_s)) {
+    if (auto state = binlog_state_after(conn, *caps, positions, lag_s)) {
       if (auto st = meta.save_binlog(*state); !st) log.error("{}", st.failure().message);
       report.binlog->lag_bytes = state->lag_bytes;
       report.binlog->lag_seconds = state->lag_seconds;
       if (state->oldest)
-        log.warn("binlog: the position is in {}, the oldest binlog left on the server: the next PURGE BINARY LOGS "
-                 "would force a full sync; keep binlogs longer", state->file);
+        log.warn("binlog: a table's position is in {}, the oldest binlog left on the server: the next PURGE BINARY "
+                 "LOGS would force a full sync; keep binlogs longer", state->file);
+    } else {
+      log.error("binlog: {}", state.failure().message);
     }
   }
-  flush_records();
   report.end_ms = now_epoch_ms();
   return out;
 }

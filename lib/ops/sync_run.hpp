@@ -50,6 +50,8 @@ struct TableStateView {
   bool has_mark = false;
   std::string fingerprint;
   mongo::ChangeSource change_source = mongo::ChangeSource::full;  // of its last completed sync
+  // It has a usable binlog position: it was copied, and has followed the log since.
+  bool binlog_current = false;
 };
 
 // Where a table's changes come from this run (pure; unit-tested): the binlog when it is configured or

@@ -1,5 +1,6 @@
 #include "sync/binlog_sync.hpp"
 
+#include "binlog/server.hpp"
 #include "mongo/writer.hpp"
 #include "sync/copy.hpp"
 #include "sync/document.hpp"
@@ -104,6 +105,21 @@ std::string key_value_echo(const binlog::KeyValue& v, const mysql::Column& colum
   return key_value_literal(v, column);
 }
 
+std::optional<std::string> key_value_text(const binlog::KeyValue& v, const mysql::Column& column) {
+  using T = binlog::KeyValue::Type;
+  switch (v.type) {
+    case T::int_signed: return std::to_string(v.i);
+    case T::int_unsigned: return std::to_string(v.u);
+    case T::bytes:
+      // The connection's character set is utf8mb4: text in another one arrives converted.
+      if (binary_column(column) || column.charset == "utf8mb4" || column.charset == "utf8mb3" ||
+          column.charset == "utf8" || column.charset == "ascii")
+        return v.text;
+      return std::nullopt;
+    default: return std::nullopt;
+  }
+}
+
 std::set<std::string> tables_named_in(std::string_view sql, const std::string& database,
                                       const std::string& default_database, const std::set<std::string>& tables) {
   // Names compare without case: with lower_case_table_names = 1 a statement may spell a table in any case.
@@ -185,38 +201,54 @@ Status apply_keys(TableContext& ctx, const TablePlan& plan, const std::vector<Ch
   constexpr std::size_t kPerStatement = 500;
   for (std::size_t from = 0; from < keys.size(); from += kPerStatement) {
     const std::size_t to = std::min(keys.size(), from + kPerStatement);
-    std::vector<std::string> lits, echoes;
-    for (std::size_t i = from; i < to; ++i) {
-      lits.push_back(keys[i].literals);
-      echoes.push_back("SELECT " + keys[i].echo);
-    }
+    std::vector<std::string> lits;
+    for (std::size_t i = from; i < to; ++i) lits.push_back(keys[i].literals);
     // 1. The rows as they are now, written like every other sync writes them.
     std::set<std::string> written;
     const std::string select = fmt::format("{} WHERE {} IN ({})", select_all(plan), lhs, join(lits, ", "));
     if (auto st = copy_rows(ctx, plan, select, report, &written); !st) return st;
     // 2. The documents of keys no row answers to: their rows are gone (deleted, or moved to another key).
-    auto rows = ctx.mysql.query(join(echoes, " UNION ALL "));
-    if (!rows) return rows.failure();
+    //    Each key's document is found by converting the key as a SELECT of the column would send it:
+    //    built here for integers and strings, asked of the server (the echo) for the others.
     mongo::BulkWriter remover(ctx.mongo, ctx.db, plan.collection, ctx.wc, static_cast<std::size_t>(ctx.cfg.sync.batch_size),
                               static_cast<std::size_t>(ctx.cfg.sync.batch_bytes), where);
     std::vector<const char*> row_values(plan.fields.size(), nullptr);
     std::vector<unsigned long> row_lengths(plan.fields.size(), 0);
     mongo::Bson selector;
     convert::LossReport ignored;
-    while (MYSQL_ROW row = rows->next()) {
-      const auto* len = rows->lengths();
+    auto remove_unless_written = [&](const char* const* values, const unsigned long* lengths) -> Status {
       for (std::size_t k = 0; k < plan.key.size(); ++k) {
-        row_values[plan.key[k]] = row[k];
-        row_lengths[plan.key[k]] = len[k];
+        row_values[plan.key[k]] = values[k];
+        row_lengths[plan.key[k]] = lengths[k];
       }
       selector.clear();
       append_key(plan, selector.get(), const_cast<char**>(row_values.data()), row_lengths.data(), ignored,
                  ctx.cfg.sync.key_as_id);
       const std::string id(reinterpret_cast<const char*>(bson_get_data(selector.get())), selector.get()->len);
-      if (written.count(id)) continue;
-      if (auto st = remover.remove_one(selector.get()); !st) return st;
+      if (written.count(id)) return success();
+      return remover.remove_one(selector.get());
+    };
+    std::vector<std::string> remote;
+    std::vector<const char*> values(plan.key.size());
+    std::vector<unsigned long> lengths(plan.key.size());
+    for (std::size_t i = from; i < to; ++i) {
+      if (!keys[i].texts) {
+        remote.push_back("SELECT " + keys[i].echo);
+        continue;
+      }
+      for (std::size_t k = 0; k < plan.key.size(); ++k) {
+        values[k] = (*keys[i].texts)[k].data();
+        lengths[k] = static_cast<unsigned long>((*keys[i].texts)[k].size());
+      }
+      if (auto st = remove_unless_written(values.data(), lengths.data()); !st) return st;
     }
-    if (rows->error()) return *rows->error();
+    if (!remote.empty()) {
+      auto rows = ctx.mysql.query(join(remote, " UNION ALL "));
+      if (!rows) return rows.failure();
+      while (MYSQL_ROW row = rows->next())
+        if (auto st = remove_unless_written(row, rows->lengths()); !st) return st;
+      if (rows->error()) return *rows->error();
+    }
     if (auto st = remover.flush(); !st) return st;
     report.deleted += remover.counts().deleted;
   }
@@ -224,9 +256,14 @@ Status apply_keys(TableContext& ctx, const TablePlan& plan, const std::vector<Ch
 }
 
 Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const TablePlan*>& plans,
-                                 const binlog::Position& from, std::uint32_t server_id,
-                                 const std::function<Status(const binlog::Position&)>& save) {
+                                 const std::map<std::string, binlog::Position>& since, std::uint32_t server_id,
+                                 const std::function<Status(const binlog::Position&,
+                                                            const std::map<std::string, std::string>& resync)>& save) {
   BinlogRun run;
+  // From the earliest table's position; each table's events count from its own.
+  binlog::Position from = since.begin()->second;
+  for (const auto& [table, p] : since)
+    if (binlog::earlier(p, from)) from = p;
   run.from = run.to = from;
   const std::string& database = ctx.cfg.mysql.database;
   std::map<std::string, const TablePlan*> by_name;
@@ -246,7 +283,7 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
     for (const auto* c : key_columns(*p)) kc.push_back({static_cast<unsigned>(c->ordinal - 1), binlog::hint_for(*c)});
   }
   // Changed keys waiting to be applied: table -> literal tuple -> echo tuple (deduplicated).
-  std::map<std::string, std::map<std::string, std::string>> pending;
+  std::map<std::string, std::map<std::string, ChangedKey>> pending;  // table -> literal tuple -> key
   std::size_t pending_count = 0;
   constexpr std::size_t kApplyEvery = 20'000;
   binlog::Position boundary = from;
@@ -259,7 +296,7 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
       const TablePlan& plan = *by_name.at(table);
       std::vector<ChangedKey> list;
       list.reserve(keys.size());
-      for (auto& [lit, echo] : keys) list.push_back({lit, echo});
+      for (auto& [lit, key] : keys) list.push_back(std::move(key));
       auto& report = run.tables[table];
       Stopwatch clock;
       auto st = apply_keys(ctx, plan, list, report);
@@ -275,7 +312,7 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
     if (ev.header.timestamp) run.last_event_time = ev.header.timestamp;
     if (pending_count >= kApplyEvery) {
       if (auto st = flush(); !st) return st;
-      if (auto st = save(boundary); !st) return st;
+      if (auto st = save(boundary, run.resync); !st) return st;
       run.to = boundary;
     }
     if (static_cast<std::int64_t>(run.events) >= ctx.cfg.binlog.max_events || std::chrono::steady_clock::now() >= deadline)
@@ -285,12 +322,16 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
   auto add_key = [&](const TablePlan& plan, const binlog::Key& key) {
     const auto cols = key_columns(plan);
     std::vector<std::string> lits, echoes;
+    std::optional<std::vector<std::string>> texts(std::in_place);
     for (std::size_t k = 0; k < key.size() && k < cols.size(); ++k) {
       lits.push_back(key_value_literal(key[k], *cols[k]));
       echoes.push_back(key_value_echo(key[k], *cols[k]));
+      auto text = key_value_text(key[k], *cols[k]);
+      if (text && texts) texts->push_back(std::move(*text));
+      else texts.reset();
     }
     const std::string lit = lits.size() == 1 ? lits[0] : fmt::format("({})", join(lits, ", "));
-    if (pending[plan.table.name].emplace(lit, join(echoes, ", ")).second) {
+    if (pending[plan.table.name].try_emplace(lit, ChangedKey{lit, join(echoes, ", "), std::move(texts)}).second) {
       ++pending_count;
       ++run.changed_keys;
     }
@@ -306,10 +347,18 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
       it = it->second.table == table ? maps.erase(it) : std::next(it);
   };
 
+  // Whether the event at `at` is new to `table`: before its position, the table has it already.
+  binlog::Position at = from;
+  auto is_new = [&](const std::string& table) {
+    auto it = since.find(table);
+    return it == since.end() || !binlog::earlier(at, it->second);
+  };
+
   binlog::RawEvent raw;
   std::vector<binlog::RowKeys> row_keys;
   while (true) {
     if (ctx.stop && ctx.stop->requested()) break;
+    at = (*reader)->position();
     auto more = (*reader)->next(raw);
     if (!more) return more.failure();
     if (!*more) break;  // caught up with the end of the log
@@ -319,7 +368,7 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
     binlog::Event& ev = *decoded;
     bool boundary_here = false;
     if (const auto* tm = ev.as<binlog::TableMap>()) {
-      if (tm->database == database && names.count(tm->table) && !run.resync.count(tm->table)) {
+      if (tm->database == database && names.count(tm->table) && !run.resync.count(tm->table) && is_new(tm->table)) {
         if (auto fits = binlog::check_table_map(*tm, by_name.at(tm->table)->table); !fits)
           resync(tm->table, "the binlog holds changes written under another schema (" + fits.error().message + ")");
         else
@@ -348,6 +397,7 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
         // Unqualified names belong to the statement's default database.
         const auto touched = tables_named_in(q->sql, database, qdb, names);
         for (const auto& t : touched) {
+          if (!is_new(t)) continue;
           if (kind == binlog::QueryKind::truncate) run.truncated.insert(t);
           resync(t, kind == binlog::QueryKind::dml
                         ? "a statement-based change in the binlog (binlog_format is not ROW for that session)"
@@ -361,7 +411,8 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
     } else if (const auto* g = ev.as<binlog::MariaGtid>()) {
       standalone_pending = g->is_standalone();
     } else if (const auto* inc = ev.as<binlog::Incident>()) {
-      for (const auto& t : names) resync(t, "the server logged an incident (events may be missing: " + inc->message + ")");
+      for (const auto& t : names)
+        if (is_new(t)) resync(t, "the server logged an incident (events may be missing: " + inc->message + ")");
     }
     if (boundary_here) {
       if (auto st = at_boundary(ev); !st) return st.failure();
@@ -373,7 +424,7 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
   }
   if (auto st = flush(); !st) return st.failure();
   if (!(boundary == run.to)) {
-    if (auto st = save(boundary); !st) return st.failure();
+    if (auto st = save(boundary, run.resync); !st) return st.failure();
     run.to = boundary;
   }
   return run;

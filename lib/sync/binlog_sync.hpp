@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,6 +43,12 @@ std::string key_value_literal(const binlog::KeyValue& value, const mysql::Column
 // (ENUM and SET by their names), so the deleted row's document can be found by the same conversion.
 std::string key_value_echo(const binlog::KeyValue& value, const mysql::Column& column);
 
+// The value as the text protocol sends the column's own value, when it is known without the server: an
+// integer's decimal digits, the bytes of a binary string (BINARY(n) already padded) or of a string in a
+// UTF-8 or ASCII character set (the connection's is utf8mb4). nullopt for the others (other character
+// sets, ENUM and SET names, temporal and decimal formatting, floats, BIT), whose echo the server makes.
+std::optional<std::string> key_value_text(const binlog::KeyValue& value, const mysql::Column& column);
+
 // The names among `tables` (of `database`) that the statement names: `db`.`t` or db.t with db =
 // `database`, or `t` / t when the statement ran in `default_database` = `database`. Which tables a DDL
 // statement of the log touches; a name anywhere in the statement counts (conservative: a false match
@@ -49,14 +56,17 @@ std::string key_value_echo(const binlog::KeyValue& value, const mysql::Column& c
 std::set<std::string> tables_named_in(std::string_view sql, const std::string& database,
                                       const std::string& default_database, const std::set<std::string>& tables);
 
-// Reads the binlog from `from` to its current end, bounded by binlog.max_events and binlog.max_seconds,
-// and applies the changes of `plans` (tables of ctx.cfg's database that read their changes from the
-// log), in batches of keys. `save` stores a position; it is called at transaction boundaries once every
-// change before it is written to MongoDB. Tables whose events cannot be applied (DDL, another schema) are
-// listed in BinlogRun::resync, and their keys dropped: a full sync of them follows.
+// Reads the binlog from the earliest of the positions in `since` (one for each of `plans`, the tables of
+// ctx.cfg's database that follow the log; each table counts events from its own) to the log's current
+// end, bounded by binlog.max_events and binlog.max_seconds, and applies their changes in batches of keys.
+// `save` stores a position; it is called at transaction boundaries once every change before it is
+// written to MongoDB, with the tables resynced so far (which are not current up to it). Tables whose
+// events cannot be applied (DDL, another schema) are listed in BinlogRun::resync, and their keys
+// dropped: a full sync of them follows.
 Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const TablePlan*>& plans,
-                                 const binlog::Position& from, std::uint32_t server_id,
-                                 const std::function<Status(const binlog::Position&)>& save);
+                                 const std::map<std::string, binlog::Position>& since, std::uint32_t server_id,
+                                 const std::function<Status(const binlog::Position&,
+                                                            const std::map<std::string, std::string>& resync)>& save);
 
 // Applies changed keys of one table: reads the current rows of `keys` (literal tuples as
 // key_value_literal builds them, each with its echo tuple), upserts them, and deletes the documents of
@@ -64,6 +74,9 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
 struct ChangedKey {
   std::string literals;  // "(1, _utf8mb4 X'61')" or "1"
   std::string echo;      // "1, _utf8mb4 X'61'"
+  // The key as the text protocol sends its columns, when that is known without asking the server
+  // (integers, strings, binary strings: see key_value_text); then `echo` is not needed.
+  std::optional<std::vector<std::string>> texts;
 };
 Status apply_keys(TableContext& ctx, const TablePlan& plan, const std::vector<ChangedKey>& keys, TableReport& report);
 

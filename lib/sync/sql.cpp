@@ -188,13 +188,15 @@ std::string select_null_changed(const TablePlan& plan, const std::optional<std::
   return sql + fmt::format(" ORDER BY {} LIMIT {}", fmt::join(by, ", "), limit);
 }
 
-std::string select_keys_in_mongo_order(const TablePlan& plan) {
-  std::vector<std::string> cols, order;
+namespace {
+
+// ORDER BY the key in the order MongoDB sorts its converted values (see select_keys_in_mongo_order).
+std::string mongo_key_order(const TablePlan& plan) {
+  std::vector<std::string> order;
   for (auto i : plan.key) {
     const auto& f = plan.fields[i];
     const mysql::Column* c = plan.table.find(f.column);
     const std::string q = quote_identifier(f.column);
-    cols.push_back(c ? select_expression(*c) : q);
     using convert::Kind;
     switch (f.kind) {
       case Kind::string:
@@ -216,8 +218,24 @@ std::string select_keys_in_mongo_order(const TablePlan& plan) {
         break;
     }
   }
+  return fmt::format("{}", fmt::join(order, ", "));
+}
+
+}  // namespace
+
+std::string select_keys_in_mongo_order(const TablePlan& plan) {
+  std::vector<std::string> cols;
+  for (auto i : plan.key) {
+    const auto& f = plan.fields[i];
+    const mysql::Column* c = plan.table.find(f.column);
+    cols.push_back(c ? select_expression(*c) : quote_identifier(f.column));
+  }
   return fmt::format("SELECT {} FROM {} ORDER BY {}", fmt::join(cols, ", "), quote_identifier(plan.table.name),
-                     fmt::join(order, ", "));
+                     mongo_key_order(plan));
+}
+
+std::string select_rows_in_mongo_order(const TablePlan& plan) {
+  return fmt::format("{} ORDER BY {}", select_all(plan), mongo_key_order(plan));
 }
 
 }  // namespace m2m::sync

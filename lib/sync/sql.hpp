@@ -70,6 +70,10 @@ std::string select_null_changed(const TablePlan& plan, const std::optional<std::
 // length first, as MongoDB orders BinData.
 std::string select_keys_in_mongo_order(const TablePlan& plan);
 
+// SELECT <fields> FROM <table> ORDER BY <key in MongoDB's order>: whole rows in the order of
+// select_keys_in_mongo_order, for verify's merge with the documents.
+std::string select_rows_in_mongo_order(const TablePlan& plan);
+
 std::vector<const mysql::Column*> key_columns(const TablePlan& plan);
 
 }  // namespace m2m::sync

@@ -306,6 +306,18 @@ TableReport binlog_sync(TableContext& ctx, const TablePlan& plan, const mongo::T
   // The time its keys took to apply during the binlog read, and its own.
   report.duration_seconds = applied.duration_seconds + clock.seconds();
   log_losses(ctx.log, plan.table.name, report.lossy);
+  // Nothing happened, and the stored record already says so (a quiet sync from the log): it is not
+  // written again. The binlog position's as_of time carries this run (see BinlogTablePosition), so a
+  // run over a thousand quiet tables writes one document, not a thousand.
+  const bool nothing = report.records_synced == 0 && report.deleted == 0 && report.lossy.total() == 0 &&
+                       report.refused.empty() && !report.error && !reconcile && report.warnings.empty();
+  const bool said = prior.status == mongo::TableStatus::success && prior.sync_type == mongo::SyncType::incremental &&
+                    prior.change_source == mongo::ChangeSource::binlog && prior.records_synced == 0 &&
+                    prior.rows_deleted == 0 && prior.lossy_total == 0 && prior.error.empty() && prior.warnings.empty() &&
+                    prior.refused.empty() && !prior.resumed && !prior.checkpoint && prior.runs_since_reconcile == 0 &&
+                    prior.schema_fingerprint == plan.fingerprint && prior.collection == plan.collection &&
+                    prior.key_fields == plan.key_fields() && !prior.dropped;
+  if (nothing && said) return report;
   record(ctx, plan, prior, report, [&](mongo::TableState& s) {
     s.runs_since_reconcile = 0;
     s.change_source = mongo::ChangeSource::binlog;

@@ -11,6 +11,7 @@ namespace m2m {
 // Exit codes are part of the command-line API (documented in mysql2mongo(1)); they follow sysexits.h.
 enum class Exit : int {
   ok = 0,
+  differences = 1,     // verify: MongoDB differs from MySQL (as diff(1) and cmp(1) exit 1)
   tables_failed = 3,   // at least one table failed, the others were synced
   usage = 64,          // EX_USAGE: wrong flags or arguments
   unavailable = 69,    // EX_UNAVAILABLE: a server could not be reached or the database does not exist

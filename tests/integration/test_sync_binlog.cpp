@@ -127,6 +127,17 @@ TEST_CASE("binlog: a table without a change column gets its inserts, updates and
   CHECK(table_of(quiet, "stamped")["records_synced"] == 0);
   CHECK(quiet["binlog"]["changed_keys"] == 0);
   CHECK(quiet["binlog"]["fallback"].is_null());
+  // A second quiet run writes no record for the tables (the first wrote "0 rows"); the position's as_of
+  // time tells status that they were synced.
+  const auto record_before = rig::metadata_for(db, "plain");
+  auto quiet_again = binlog_sync(db);
+  CHECK(table_of(quiet_again, "plain")["status"] == "success");
+  const auto record_after = rig::metadata_for(db, "plain");
+  CHECK(record_after["timestamp"] == record_before["timestamp"]);
+  const auto quiet_status = rig::run({"--json", "status"}, binlog_env(db.env())).json();
+  CHECK(quiet_status["sync_data"]["tables"]["plain"]["last_sync_time"].get<std::string>() >
+        record_before["last_sync_time"].get<std::string>());
+  CHECK(quiet_status["sync_data"]["tables"]["plain"]["records_synced"] == 0);
 
   // Three updated, two deleted, four inserted; in `stamped` an UPDATE that keeps updated_at and a row
   // written with an old timestamp, both invisible to a change column.
@@ -334,8 +345,8 @@ TEST_CASE("binlog: a position purged from the server: status warns, then goes cr
   INFO(r.err);
   REQUIRE(r.code == 0);
   const auto j = r.json();
-  CHECK(j["binlog"]["fallback"].get<std::string>().find("purged") != std::string::npos);
   CHECK(table_of(j, "p")["sync_type"] == "full");
+  CHECK(table_of(j, "p")["reason"].get<std::string>().find("purged") != std::string::npos);
   CHECK(r.err.find("purged") != std::string::npos);  // the reason in the log (a warning)
   check_like_full_copy(env, db.name(), {"p"}, find);
   auto ok = rig::run({"status", "--check"}, env);
@@ -452,6 +463,7 @@ TEST_CASE("binlog: every key type follows inserts, updates, key changes and dele
       "CREATE TABLE k_dec (k DECIMAL(20,6) PRIMARY KEY, v INT);"
       "CREATE TABLE k_bin (k BINARY(16) PRIMARY KEY, v INT);"
       "CREATE TABLE k_enum (k ENUM('small','medium','large','x-large') PRIMARY KEY, v INT);"
+      "CREATE TABLE k_latin1 (k VARCHAR(20) CHARACTER SET latin1 COLLATE latin1_swedish_ci PRIMARY KEY, v INT);"
       "INSERT INTO k_int VALUES (-2147483648, 1), (0, 2), (2147483647, 3), (42, 4);"
       "INSERT INTO k_ubig VALUES (0, 1), (9223372036854775807, 2), (9223372036854775808, 3), "
       "  (18446744073709551615, 4), (12345678901234567890, 5);"
@@ -463,8 +475,10 @@ TEST_CASE("binlog: every key type follows inserts, updates, key changes and dele
       "INSERT INTO k_dec VALUES (0, 1), (-99999999999999.999999, 2), (99999999999999.999999, 3), (1.5, 4), (-0.000001, 5);"
       "INSERT INTO k_bin VALUES (UNHEX('00000000000000000000000000000000'), 1), "
       "  (UNHEX('FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF'), 2), (UNHEX('0102'), 3), (UNHEX('80000000000000000000000000000001'), 4);"
-      "INSERT INTO k_enum VALUES ('small', 1), ('large', 2), ('x-large', 3)");
-  const std::vector<std::string> tables{"k_int", "k_ubig", "k_ci", "k_pair", "k_dt", "k_dtms", "k_dec", "k_bin", "k_enum"};
+      "INSERT INTO k_enum VALUES ('small', 1), ('large', 2), ('x-large', 3);"
+      "INSERT INTO k_latin1 VALUES ('café', 1), ('naïve', 2), ('plain', 3)");
+  const std::vector<std::string> tables{"k_int", "k_ubig", "k_ci",   "k_pair", "k_dt",
+                                        "k_dtms", "k_dec", "k_bin", "k_enum", "k_latin1"};
   // Microseconds do not fit a BSON date, and a key must be exact: k_dt's key is stored as text.
   TempFile config("bltypes.toml", "[tables.k_dt]\ntypes = { k = \"string\" }\n");
   const auto run = [&] {
@@ -497,7 +511,10 @@ TEST_CASE("binlog: every key type follows inserts, updates, key changes and dele
       "UPDATE k_bin SET v = 0 WHERE k = UNHEX('0102'); UPDATE k_bin SET k = UNHEX('7F') WHERE v = 1;"
       "DELETE FROM k_bin WHERE v = 2; INSERT INTO k_bin VALUES (UNHEX('00'), 9);"
       "UPDATE k_enum SET v = 0 WHERE k = 'small'; UPDATE k_enum SET k = 'medium' WHERE k = 'large';"
-      "DELETE FROM k_enum WHERE k = 'x-large'; INSERT INTO k_enum VALUES ('x-large', 9)");
+      "DELETE FROM k_enum WHERE k = 'x-large'; INSERT INTO k_enum VALUES ('x-large', 9);"
+      // Text in another character set than the connection's: its bytes differ from what a SELECT sends.
+      "UPDATE k_latin1 SET v = 0 WHERE k = 'plain'; UPDATE k_latin1 SET k = 'CAFÉ!' WHERE k = 'café';"
+      "DELETE FROM k_latin1 WHERE k = 'naïve'; INSERT INTO k_latin1 VALUES ('über', 9)");
   auto j = run();
   for (const auto& t : tables) {
     INFO("table " << t);
@@ -591,4 +608,59 @@ TEST_CASE("binlog: binlog.max_events bounds a run: exit 0 with the lag reported,
   CHECK(last["binlog"]["limited"] == false);
   CHECK(db.count("q") == 150);
   check_like_full_copy(db, {"q"});
+}
+
+TEST_CASE("binlog: each table has its own position: a run over some tables (--tables) leaves the others' "
+          "changes to the next run",
+          "[sync][binlog]") {
+  rig::Scratch db("blsubset");
+  db.sql("CREATE TABLE a (id INT PRIMARY KEY, v INT NOT NULL); INSERT INTO a VALUES (1, 1), (2, 2);"
+         "CREATE TABLE b (id INT PRIMARY KEY, v INT NOT NULL); INSERT INTO b VALUES (1, 1), (2, 2)");
+  binlog_sync(db);
+  db.sql("UPDATE a SET v = 10; UPDATE b SET v = 20; DELETE FROM b WHERE id = 2");
+  // Only a: b's changes stay in the log for b.
+  auto only_a = binlog_sync(db, {}, {"--tables", "a"});
+  CHECK(table_of(only_a, "a")["records_synced"] == 2);
+  CHECK_FALSE(only_a["tables"].contains("b"));
+  CHECK(db.count("b", R"({"v": {"$numberInt": "20"}})") == 0);
+  db.sql("INSERT INTO a VALUES (3, 3)");
+  auto all = binlog_sync(db);
+  CHECK(table_of(all, "b")["sync_type"] == "incremental");
+  CHECK(table_of(all, "b")["records_synced"] == 1);
+  CHECK(table_of(all, "b")["deleted"] == 1);
+  CHECK(table_of(all, "a")["records_synced"] == 1);  // a's events before its own position are not re-applied
+  // status lists every table's position.
+  const auto st = rig::run({"--json", "status"}, binlog_env(db.env())).json();
+  CHECK(st["sync_data"]["tables"]["a"]["binlog_position"].is_string());
+  CHECK(st["sync_data"]["tables"]["b"]["binlog_position"] == st["sync_data"]["tables"]["a"]["binlog_position"]);
+  check_like_full_copy(db, {"a", "b"});
+}
+
+TEST_CASE("binlog: a first copy killed half-way resumes from its checkpoint and catches up, from where it "
+          "started, the rows changed behind it",
+          "[sync][binlog]") {
+  rig::Scratch db("blresume");
+  db.sql("CREATE TABLE big (id INT PRIMARY KEY, v INT NOT NULL, s VARCHAR(40) NOT NULL)");
+  rig::insert_rows(db, "big", 1, 40000, [](long long i) { return fmt::format("({}, 0, 'row{}')", i, i); });
+  rig::Child child({"sync"}, binlog_env(db.env(), {{"SYNC_BATCH_SIZE", "100"}}));
+  // Killed once the copy wrote a checkpoint.
+  REQUIRE(rig::eventually([&] { return rig::checkpoint_of(db, "big") > 0 || !child.running(); }, std::chrono::seconds(120)));
+  REQUIRE(child.running());
+  child.kill_group(SIGKILL);
+  REQUIRE(child.wait(std::chrono::seconds(10)));
+  const long long checkpoint = rig::settled_checkpoint(db, "big");
+  REQUIRE(checkpoint > 0);
+  REQUIRE(checkpoint < 40000);
+  // Rows already copied change while it is down; so do rows not copied yet.
+  db.sql(fmt::format("UPDATE big SET v = 1 WHERE id <= {}; DELETE FROM big WHERE id = 1; UPDATE big SET v = 2 WHERE id = 40000",
+                     checkpoint));
+  auto resumed = binlog_sync(db);
+  CHECK(table_of(resumed, "big")["sync_type"] == "full");
+  CHECK(table_of(resumed, "big")["resumed"] == true);
+  // The next run follows the log from where the interrupted copy started, so the rows changed behind
+  // the checkpoint are read again.
+  auto next = binlog_sync(db);
+  CHECK(table_of(next, "big")["sync_type"] == "incremental");
+  CHECK(as_int(table_of(next, "big")["records_synced"]) >= checkpoint - 1);
+  check_like_full_copy(db, {"big"});
 }

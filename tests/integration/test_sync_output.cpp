@@ -221,3 +221,38 @@ TEST_CASE("journald: every stderr line carries a priority, the fatal error and t
     CHECK(std::regex_match(line, prefixed));
   }
 }
+
+TEST_CASE("progress: verify on a terminal draws each table's rows as it reads them, then their count, and prints "
+          "its report there even when all is equal",
+          "[verify][progress]") {
+  if (!have_script()) {
+    WARN("skipped: /usr/bin/script (util-linux) is not installed, no pseudo-terminal to run under");
+    return;
+  }
+  rig::Scratch db("progv");
+  make_numbered(db, "big", 60000);
+  rig::sync_ok(db, {"--full"});
+  const auto env = with_env(db.env(), {{"TERM", "xterm"}});
+  const auto r = run_in_pty({"verify"}, env);
+  INFO("output: " << r.output);
+  REQUIRE(r.code == 0);
+  CHECK(std::regex_search(r.output, std::regex("\rbig: \\d+ (/ ~\\d+ )?rows")));
+  CHECK(contains(r.output, "\x1b[K"));
+  const auto lines = visible_lines(r.output);
+  REQUIRE(lines.size() == 4);  // the table's final count, then the report: header, table, summary
+  CHECK(std::regex_match(lines[0], std::regex(R"(big: 60000 rows compared in \S+)")));
+  CHECK(rig::words_of(lines[2]) == std::vector<std::string>{"big", "60000", "60000", "60000", "0", "0", "0", "equal"});
+  CHECK(std::regex_match(lines[3], std::regex(R"(verify: 1 tables: 1 equal, 0 different, 0 failed; 0 missing, 0 extra, )"
+                                              R"(0 different in \d+\.\ds)")));
+  // Not with -q or --json; and under cron (no terminal) an equal verify prints nothing at all.
+  for (const char* flag : {"-q", "--json"}) {
+    const auto quiet = run_in_pty({flag, "verify"}, env);
+    INFO(flag << " output: " << quiet.output);
+    REQUIRE(quiet.code == 0);
+    CHECK_FALSE(contains(quiet.output, "\rbig: "));
+  }
+  const auto cron = rig::run({"verify"}, env);
+  CHECK(cron.code == 0);
+  CHECK(cron.out.empty());
+  CHECK(cron.err.empty());
+}

@@ -4,6 +4,7 @@
 // (libfaketime), in a zone ahead of UTC (the server's own, Europe/Berlin) and one behind it
 // (America/New_York, set as [tables.NAME] change_zone), across both changes of the year, with TIMESTAMP
 // columns as the control.
+#include "support/child.hpp"
 #include "support/extra_server.hpp"
 #include "support/rig.hpp"
 
@@ -12,7 +13,6 @@
 #include <mysql.h>
 
 #include <string>
-#include <thread>
 
 namespace {
 
@@ -144,12 +144,9 @@ TEST_CASE("window: DATETIME change columns catch every update across both daylig
     for (const char* q : {"BEGIN", "UPDATE t SET v = 2 WHERE id = 1"}) REQUIRE(mysql_query(writer, q) == 0);
     // InnoDB refreshes what INNODB_TRX shows only when its last read is 100 ms old (sync.lookback, at
     // least 1 s, covers that much): wait, polling more slowly than that, until the transaction is listed.
-    bool listed = false;
-    for (int i = 0; i < 60 && !listed; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(150));
-      listed = !db.query("SELECT trx_id FROM information_schema.INNODB_TRX WHERE trx_rows_modified > 0").empty();
-    }
-    REQUIRE(listed);
+    REQUIRE(rig::eventually(
+        [&] { return !db.query("SELECT trx_id FROM information_schema.INNODB_TRX WHERE trx_rows_modified > 0").empty(); },
+        std::chrono::seconds(9), std::chrono::milliseconds(150)));
     sync(db);
     const auto meta = rig::mongo_find(db.name(), "_sync_metadata", R"({"table_name": "t"})");
     REQUIRE(meta.size() == 1);

@@ -37,6 +37,8 @@ for with in "${libs[@]}"; do
     [ "$got" = "$expected" ] || fail "$label: '$*' completes to '$got', expected '$expected'"
   }
   expect sync status -- mysql2mongo s
+  expect verify -- mysql2mongo v
+  expect --repair -- mysql2mongo verify --re
   expect test-connection tables -- mysql2mongo t
   expect sync -- mysql2mongo -v --json sy
   expect --force-deletes --full -- mysql2mongo sync --f
@@ -46,7 +48,7 @@ for with in "${libs[@]}"; do
   expect --tables -- mysql2mongo tables --tab
 
   # Every flag --help lists, globally and per command, is offered.
-  for cmd in "" test-connection tables sync status; do
+  for cmd in "" test-connection tables sync status verify; do
     # shellcheck disable=SC2086 # an empty $cmd is no argument
     listed=$("$bin" $cmd --help | grep -oE -- '--[a-z][a-z-]*' | sort -u)
     # shellcheck disable=SC2086

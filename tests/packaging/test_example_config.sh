@@ -13,8 +13,8 @@ fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# 1. As shipped: only comments, blank lines and the five section headers, so nothing is set.
-active=$(grep -Evn '^[[:space:]]*(#.*)?$' "$example" | grep -Ev '^[0-9]+:\[(mysql|mongodb|sync|binlog|log)\]$' || true)
+# 1. As shipped: only comments, blank lines and the section headers, so nothing is set.
+active=$(grep -Evn '^[[:space:]]*(#.*)?$' "$example" | grep -Ev '^[0-9]+:\[(mysql|mongodb|sync|binlog|verify|log)\]$' || true)
 [ -z "$active" ] || fail "the example sets something (it must change no default): $active"
 
 # 2. Every key of the loader is documented in its section: "#key = default" (a line that can be

@@ -5,7 +5,7 @@
 set -euo pipefail
 binary=$1 src=$2 build=$3
 pkg=$src/packaging
-units=(mysql2mongo.service mysql2mongo.timer mysql2mongo-full.service)
+units=(mysql2mongo.service mysql2mongo.timer mysql2mongo-full.service mysql2mongo-verify.service mysql2mongo-verify.timer)
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
@@ -16,7 +16,7 @@ expect() {  # expect FILE REGEX WHAT
 expect_not() {
   ! grep -Eq "$2" "$pkg/$1" || fail "$1: $3 (a line matches /$2/)"
 }
-for svc in mysql2mongo.service mysql2mongo-full.service; do
+for svc in mysql2mongo.service mysql2mongo-full.service mysql2mongo-verify.service; do
   expect $svc '^Type=oneshot$' "a oneshot service"
   expect $svc '^EnvironmentFile=-/etc/mysql2mongo/sync\.env$' "optional EnvironmentFile"
   expect $svc '^LoadCredential=mysql_password:/etc/mysql2mongo/mysql_password$' "password as a credential"
@@ -40,6 +40,14 @@ expect mysql2mongo.timer '^Persistent=true$' "Persistent"
 expect mysql2mongo.timer '^RandomizedDelaySec=' "RandomizedDelaySec"
 expect mysql2mongo.timer '^Unit=mysql2mongo\.service$' "triggers mysql2mongo.service"
 expect mysql2mongo.timer '^WantedBy=timers\.target$' "installed into timers.target"
+expect mysql2mongo-verify.service '^ExecStart=/usr/bin/mysql2mongo verify$' "ExecStart runs a verify"
+# Exit 1 (differences found) must fail the unit, so that it shows.
+expect_not mysql2mongo-verify.service '^SuccessExitStatus=.*\b1\b' "exit 1 counted as success"
+expect mysql2mongo-verify.timer '^OnCalendar=\*-\*-\* 03:30:00$' "daily"
+expect mysql2mongo-verify.timer '^Persistent=true$' "Persistent"
+expect mysql2mongo-verify.timer '^RandomizedDelaySec=' "RandomizedDelaySec"
+expect mysql2mongo-verify.timer '^Unit=mysql2mongo-verify\.service$' "triggers mysql2mongo-verify.service"
+expect mysql2mongo-verify.timer '^WantedBy=timers\.target$' "installed into timers.target"
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
   echo "SKIP: systemd-analyze not available (Debian package systemd); checked the unit settings only"
@@ -85,7 +93,7 @@ fi
 rm -f "$tmp/units/broken.service"
 
 # The sandbox: systemd's exposure score (0 = locked down, 10 = none) at most 2.0 ("OK").
-for svc in mysql2mongo.service mysql2mongo-full.service; do
+for svc in mysql2mongo.service mysql2mongo-full.service mysql2mongo-verify.service; do
   if out=$(cd "$tmp/units" && SYSTEMD_LOG_COLOR=0 systemd-analyze security --offline=yes --threshold=20 --no-pager "./$svc" 2>&1); then
     echo "ok: $(printf '%s\n' "$out" | grep -o 'Overall exposure level.*' | tr -d '\n')"
   else

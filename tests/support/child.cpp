@@ -101,12 +101,13 @@ void Child::kill_group(int sig) { REQUIRE(::kill(-pid_, sig) == 0); }
 std::string Child::out() const { return slurp(out_path_); }
 std::string Child::err() const { return slurp(err_path_); }
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds poll) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     if (condition()) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(poll);
   }
 }
 

@@ -45,6 +45,9 @@ private:
 };
 
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+// `poll` is the pause between checks; InnoDB's INNODB_TRX view needs more than 100 ms between reads
+// before it shows anything new.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds poll = std::chrono::milliseconds(50));
 
 }  // namespace rig

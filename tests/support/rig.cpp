@@ -17,6 +17,7 @@
 #include <iterator>
 #include <poll.h>
 #include <random>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -125,7 +126,9 @@ Result run(const std::vector<std::string>& args, const std::map<std::string, std
   waitid(P_PID, static_cast<id_t>(pid), &exited, WEXITED | WNOWAIT);
   remove_driver_leftovers(pid);
   int status = 0;
-  waitpid(pid, &status, 0);
+  struct rusage usage {};
+  wait4(pid, &status, 0, &usage);
+  r.max_rss_kb = usage.ru_maxrss;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (killed) FAIL("mysql2mongo " << fmt::format("{}", fmt::join(args, " ")) << " timed out; stderr: " << r.err);

@@ -35,6 +35,7 @@ struct Result {
   std::string out;
   std::string err;
   double seconds = 0;
+  long max_rss_kb = 0;  // the process's peak resident set (getrusage's ru_maxrss)
   nlohmann::json json() const;  // parses `out`; fails the test if it is not JSON
 };
 

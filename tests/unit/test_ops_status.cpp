@@ -323,3 +323,59 @@ TEST_CASE("to_json(StatusReport): nothing recorded is an empty tables object", "
   CHECK(j["sync_data"]["tables"].is_object());
   CHECK(j["sync_data"]["tables"].empty());
 }
+
+// ---- binlog -----------------------------------------------------------------------------------------
+
+TEST_CASE("with_binlog_progress: a table the log found current is synced as of then; other records stand",
+          "[ops][status][binlog]") {
+  mongo::BinlogState b;
+  b.tables["quiet"] = {"mysql-bin.000003", 400, false, kNow - 1'000};
+  b.tables["copying"] = {"mysql-bin.000003", 400, true, 0};
+  b.tables["failing"] = {"mysql-bin.000003", 400, false, kNow - 1'000};
+  b.tables["newer_record"] = {"mysql-bin.000003", 400, false, kNow - 10 * 60'000};
+  const auto tables = ops::with_binlog_progress(
+      {synced("quiet", 2h), synced("copying", 2h), failed("failing", 2h), synced("newer_record", 1min), synced("plain", 2h)}, b);
+  REQUIRE(tables.size() == 5);
+  CHECK(tables[0].last_success_ms == kNow - 1'000);
+  CHECK(tables[0].last_sync_time == iso8601_utc(kNow - 1'000));
+  CHECK(tables[1].last_success_ms == kNow - 2 * 3'600'000);  // its first copy is not done
+  CHECK(tables[2].status == mongo::TableStatus::failed);     // a failure is never covered up
+  CHECK(tables[2].last_success_ms == kNow - 2 * 3'600'000);
+  CHECK(tables[3].last_success_ms == kNow - 60'000);         // the record is newer
+  CHECK(tables[4].last_success_ms == kNow - 2 * 3'600'000);  // not a binlog table
+  // And so status --check sees a quiet binlog table as fresh.
+  auto r = report(tables);
+  r.tables.erase(r.tables.begin() + 1, r.tables.end());
+  CHECK(ops::check(r, kWarn, kCrit).code == 0);
+}
+
+TEST_CASE("check: the binlog position's file, now or as the last run saw it", "[ops][status][binlog]") {
+  auto r = report({synced("a", 1min)});
+  r.binlog = mongo::BinlogState{};
+  r.binlog->file = "mysql-bin.000007";
+  r.binlog->offset = 4;
+  r.binlog->lag_bytes = 100;
+  CHECK(ops::check(r, kWarn, kCrit).code == 0);
+  CHECK(ops::check(r, kWarn, kCrit).line.find(" binlog_lag=100B binlog_lag_seconds=0s") != std::string::npos);
+  // MySQL not asked: what the last run saw.
+  r.binlog->oldest = true;
+  CHECK(ops::check(r, kWarn, kCrit).code == 1);
+  // MySQL's answer wins.
+  r.binlog_now = binlog::Standing{true, 5'000, "mysql-bin.000006", false};
+  CHECK(ops::check(r, kWarn, kCrit).code == 0);
+  CHECK(ops::check(r, kWarn, kCrit).line.find(" binlog_lag=5000B") != std::string::npos);
+  r.binlog_now->oldest = true;
+  const auto warn = ops::check(r, kWarn, kCrit);
+  CHECK(warn.code == 1);
+  CHECK(warn.line.find("binlog position is in mysql-bin.000007, the oldest binlog left") != std::string::npos);
+  r.binlog_now = binlog::Standing{false, 0, "mysql-bin.000009", false};
+  const auto crit = ops::check(r, kWarn, kCrit);
+  CHECK(crit.code == 2);
+  CHECK(crit.line.find("binlog mysql-bin.000007 is no longer on the server") != std::string::npos);
+  // to_json carries the position, the server's view and each table's own position.
+  r.binlog->tables["a"] = {"mysql-bin.000007", 4, false, kNow};
+  const auto j = ops::to_json(r, config::Config{});
+  CHECK(j["binlog"]["file"] == "mysql-bin.000007");
+  CHECK(j["binlog"]["server"]["file_present"] == false);
+  CHECK(j["sync_data"]["tables"]["a"]["binlog_position"] == "mysql-bin.000007:4");
+}

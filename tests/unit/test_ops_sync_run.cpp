@@ -60,19 +60,22 @@ TEST_CASE("where a table's changes come from, and the sync that follows", "[ops]
   keyless.key.clear();
   CHECK(ops::change_source(keyless, true) == ChangeSource::full);
 
-  // A table reads the log only once a sync from the binlog made it current; before that, a full copy.
+  // A table reads the log only while it has a usable binlog position (it was copied, and followed the
+  // log since); before that, and once the position is lost, a full copy.
   auto p = with(false, config::Changes::binlog);
   p.change_source = ChangeSource::binlog;
-  const TableStateView by_log{true, false, false, "f1", ChangeSource::binlog};
-  const TableStateView by_column{true, false, true, "f1", ChangeSource::timestamp};
+  const TableStateView by_log{true, false, false, "f1", ChangeSource::binlog, true};
+  const TableStateView by_column{true, false, true, "f1", ChangeSource::timestamp, false};
+  const TableStateView position_lost{true, false, false, "f1", ChangeSource::binlog, false};
+  CHECK(ops::decide(p, position_lost, Mode::incremental).why == ops::Decision::Why::binlog_start);
   CHECK(ops::decide(p, by_log, Mode::incremental).why == ops::Decision::Why::binlog);
   CHECK(ops::decide(p, by_log, Mode::incremental).incremental());
   CHECK(ops::decide(p, by_column, Mode::incremental).why == ops::Decision::Why::binlog_start);
   CHECK_FALSE(ops::decide(p, by_column, Mode::incremental).incremental());
   CHECK(ops::decide(p, std::nullopt, Mode::incremental).why == ops::Decision::Why::first_sync);
-  CHECK(ops::decide(p, TableStateView{true, false, false, "f0", ChangeSource::binlog}, Mode::incremental).why ==
+  CHECK(ops::decide(p, TableStateView{true, false, false, "f0", ChangeSource::binlog, true}, Mode::incremental).why ==
         ops::Decision::Why::schema_changed);
-  CHECK(ops::decide(p, TableStateView{true, true, false, "f1", ChangeSource::binlog}, Mode::incremental).why ==
+  CHECK(ops::decide(p, TableStateView{true, true, false, "f1", ChangeSource::binlog, true}, Mode::incremental).why ==
         ops::Decision::Why::resuming);
   CHECK(ops::decide(p, by_log, Mode::full).why == ops::Decision::Why::requested_full);
 }

@@ -84,3 +84,19 @@ TEST_CASE("key_value_literal and key_value_echo: SQL that finds the key of a row
   // Everything else echoes as its literal.
   CHECK(sync::key_value_echo(value(T::int_signed, 7), int_col) == "7");
 }
+
+TEST_CASE("key_value_text: the text a SELECT sends, where it is known without the server", "[sync][binlog]") {
+  using T = KeyValue::Type;
+  CHECK(sync::key_value_text(value(T::int_signed, -5), column("int", "int(11)")) == "-5");
+  CHECK(sync::key_value_text(value(T::int_unsigned, 0, 18446744073709551615ULL), column("bigint", "bigint(20) unsigned")) ==
+        "18446744073709551615");
+  CHECK(sync::key_value_text(value(T::bytes, 0, 0, "caf\xc3\xa9"), column("varchar", "varchar(9)", "utf8mb4")) == "caf\xc3\xa9");
+  CHECK(sync::key_value_text(value(T::bytes, 0, 0, std::string("\x01\x00", 2)), column("binary", "binary(2)")) ==
+        std::string("\x01\x00", 2));
+  // Converted by the server on the way: it must tell.
+  CHECK_FALSE(sync::key_value_text(value(T::bytes, 0, 0, "caf\xe9"), column("varchar", "varchar(9)", "latin1")));
+  CHECK_FALSE(sync::key_value_text(value(T::enum_index, 0, 2), column("enum", "enum('a','b')")));
+  CHECK_FALSE(sync::key_value_text(value(T::datetime, 0, 0, "2020-01-01 00:00:00"), column("datetime", "datetime")));
+  CHECK_FALSE(sync::key_value_text(value(T::decimal, 0, 0, "1.5"), column("decimal", "decimal(4,1)")));
+  CHECK_FALSE(sync::key_value_text(value(T::float64, 0, 0, {}, 0.5), column("double", "double")));
+}

@@ -129,6 +129,14 @@ TEST_CASE("key reads for the delete merge follow MongoDB's order", "[sync][sql]"
         "SELECT `s`, `b`, `n` FROM `order items` ORDER BY CAST(CONVERT(`s` USING utf8mb4) AS BINARY), LENGTH(`b`), `b`, `n`");
 }
 
+TEST_CASE("whole rows for verify come in the order of the delete merge's keys", "[sync][sql]") {
+  auto p = plan_of({col("n", "int"), col("s", "varchar"), col("v", "varchar")}, {1, 0});
+  CHECK(sync::select_keys_in_mongo_order(p) ==
+        "SELECT `s`, `n` FROM `order items` ORDER BY CAST(CONVERT(`s` USING utf8mb4) AS BINARY), `n`");
+  CHECK(sync::select_rows_in_mongo_order(p) ==
+        "SELECT `n`, `s`, `v` FROM `order items` ORDER BY CAST(CONVERT(`s` USING utf8mb4) AS BINARY), `n`");
+}
+
 TEST_CASE("one probe finds which incremental tables have rows to read", "[sync][sql]") {
   auto a = plan_of({col("id", "int"), col("updated_at", "timestamp")}, {0}, "updated_at");
   auto b = plan_of({col("id", "int"), col("updated_at", "timestamp")}, {0}, "updated_at");
