@@ -274,6 +274,8 @@ int run(int argc, char** argv) {
                    "Sync");
   add_setting_flag(app, g, "--changes", "sync.changes",
                    "where changes come from: auto, binlog or timestamp (SYNC_CHANGES)", "Sync");
+  add_setting_flag(app, g, "--jobs", "sync.jobs",
+                   "workers syncing tables and key ranges at once on this host, 1 to 64 (SYNC_JOBS)", "Sync");
 
   Action action;
   add_test_connection(app, action);

@@ -80,6 +80,20 @@ void print_text(const Context& ctx, const ops::StatusReport& r) {
              oldest ? "oldest successful sync " + format_duration(*oldest) + " ago"
                     : fmt::format("{} never synced successfully", r.never_succeeded()),
              r.lock_holder ? "; a run is working now (" + *r.lock_holder + ")" : "");
+  if (r.shard_count > 0) {
+    std::vector<std::string> shards;
+    for (const auto& s : r.shards)
+      shards.push_back(fmt::format("{} {} ({})", s.shard, s.owner,
+                                   s.finished ? "finished" : s.expires_at_ms > r.now_ms ? "working" : "lease expired"));
+    fmt::print("sharded run of {} shards: {}\n", r.shard_count, shards.empty() ? std::string("none joined yet") : join(shards, ", "));
+  }
+  if (!r.units.empty()) {
+    fmt::print("{:<34} {:<32} {:>10}  {}\n", "UNIT", "HELD BY", "LEASE", "CHECKPOINT");
+    for (const auto& u : r.units)
+      fmt::print("{:<34} {:<32} {:>10}  {}\n", u.unit, u.owner,
+                 format_duration(std::chrono::milliseconds(std::max<std::int64_t>(0, u.expires_at_ms - r.now_ms))),
+                 u.checkpoint ? "(" + join(*u.checkpoint, ", ") + ")" : "-");
+  }
   if (r.binlog) {
     const auto& b = *r.binlog;
     std::string where;

@@ -28,6 +28,8 @@ struct SyncFlags {
   bool reconcile = false;
   std::optional<std::string> wait;
   std::string metrics_file;
+  std::string shard;
+  std::string shards;
 };
 
 // What a run would do with each table, and why (from the stored state, as a real run decides).
@@ -56,6 +58,14 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
                                          "as long as it takes)")
       ->expected(0, 1)
       ->type_name("[=DUR]");
+  auto* shard = cmd->add_option("--shard", flags->shard,
+                                "run as shard I of N of a run spread over hosts (e.g. 0/3): each shard claims work "
+                                "units through leases in MongoDB, its own first")
+                    ->type_name("I/N");
+  cmd->add_option("--shards", flags->shards,
+                  "the same, this shard's index taken from JOB_COMPLETION_INDEX (set by a Kubernetes Indexed Job)")
+      ->type_name("N")
+      ->excludes(shard);
   cmd->add_option("--metrics-file", flags->metrics_file,
                   "write Prometheus metrics here at the end of the run (atomically; for node-exporter's textfile "
                   "collector)")
@@ -92,6 +102,12 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
           throw Error(Exit::usage, fmt::format("--wait {}: not a duration; use e.g. 30s, 10m or 1h", *flags->wait));
         }
       }
+      if (!flags->shard.empty()) {
+        o.shard = ops::parse_shard(flags->shard).or_throw();
+      } else if (!flags->shards.empty()) {
+        const char* index = std::getenv("JOB_COMPLETION_INDEX");
+        o.shard = ops::shard_from_index(flags->shards, index ? std::optional<std::string>(index) : std::nullopt).or_throw();
+      }
       Progress progress(ctx.quiet || ctx.json);
       // Unhooked however this scope ends: the logger outlives the progress display.
       struct Unhook {
@@ -99,10 +115,11 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
         ~Unhook() { log.set_before_stderr({}); }
       } unhook{ctx.log};
       if (progress.active()) {
-        o.progress = [&progress](const std::string& t, std::uint64_t done, std::uint64_t total) {
-          progress.update(t, done, total);
+        o.progress = [&progress](int worker, const std::string& unit, std::uint64_t done, std::uint64_t total) {
+          progress.update(worker, unit, done, total);
         };
-        o.table_done = [&progress](const sync::TableReport& t) { progress.table_done(t); };
+        o.table_done = [&progress](int worker, const sync::TableReport& t) { progress.table_done(worker, t); };
+        o.unit_done = [&progress](int worker) { progress.unit_done(worker); };
         ctx.log.set_before_stderr([&progress] { progress.clear(); });
       }
       const std::int64_t start = now_epoch_ms();

@@ -21,7 +21,7 @@ set(MYSQL2MONGO_SYSTEMD_UNIT_DIR "" CACHE PATH
     "Where to install the systemd units; empty: /lib/systemd/system for prefix /usr, else <prefix>/lib/systemd/system")
 
 set(MYSQL2MONGO_UNITS mysql2mongo.service mysql2mongo.timer mysql2mongo-full.service mysql2mongo-verify.service
-                      mysql2mongo-verify.timer)
+    mysql2mongo-verify.timer mysql2mongo@.service mysql2mongo@.timer)
 
 install(FILES
           ${MYSQL2MONGO_PACKAGING_DIR}/config.example.toml

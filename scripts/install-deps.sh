@@ -17,8 +17,8 @@ packages=(
   python3 python3-mongomock python3-mockupdb python3-pymongo
   # the baseline script of bench/tables.sh
   python3-pymysql
-  # bench/cpu.sh counts instructions per row with callgrind
-  valgrind
+  # the packaging test reads the Kubernetes manifests as YAML
+  python3-yaml
   # pymongo's and bson's C extensions: the endpoint decodes and encodes BSON several times faster
   python3-bson-ext python3-pymongo-ext
   openssl procps
@@ -33,7 +33,7 @@ packages=(
   # zone data: the log file test checks the UTC offset of a zone that has one; the DST tests load zones
   tzdata
   # the benchmarks (bench/run.sh): GNU time for the tool's peak RSS and CPU time, callgrind for the
-  # instructions per row of BENCH_CALLGRIND=1
+  # instructions per row of BENCH_CALLGRIND=1 and of bench/cpu.sh
   time valgrind
 )
 

@@ -104,6 +104,9 @@ const std::vector<Setting>& settings() {
       {"sync.lookback", Kind::duration, "", false, 1000, 86'400'000},
       {"sync.reconcile_every", Kind::integer, "", false, 0, 1'000'000},
       {"sync.lock_ttl", Kind::duration, "", false, 10'000, 86'400'000},
+      {"sync.jobs", Kind::integer, "SYNC_JOBS", true, 1, 64},
+      {"sync.split_rows", Kind::integer, "", false, 100, 1'000'000'000'000LL},
+      {"sync.unit_ttl", Kind::duration, "", false, 1000, 3'600'000},
       {"sync.retry_for", Kind::duration, "SYNC_RETRY_FOR", false, 0, 86'400'000},
       {"sync.drop_orphans", Kind::boolean, "", false},
       {"sync.changes", Kind::string, "SYNC_CHANGES", true, 0, 0, {"auto", "binlog", "timestamp"}},
@@ -805,6 +808,9 @@ Config load_config(const Inputs& in, std::map<std::string, Raw>& raw, std::vecto
   s.lookback = std::chrono::milliseconds(get<std::int64_t>(raw, "sync.lookback", s.lookback.count()));
   s.reconcile_every = static_cast<int>(get<std::int64_t>(raw, "sync.reconcile_every", s.reconcile_every));
   s.lock_ttl = std::chrono::milliseconds(get<std::int64_t>(raw, "sync.lock_ttl", s.lock_ttl.count()));
+  s.jobs = static_cast<int>(get<std::int64_t>(raw, "sync.jobs", s.jobs));
+  s.split_rows = get<std::int64_t>(raw, "sync.split_rows", s.split_rows);
+  s.unit_ttl = std::chrono::milliseconds(get<std::int64_t>(raw, "sync.unit_ttl", s.unit_ttl.count()));
   s.retry_for = std::chrono::milliseconds(get<std::int64_t>(raw, "sync.retry_for", s.retry_for.count()));
   s.drop_orphans = get<bool>(raw, "sync.drop_orphans", s.drop_orphans);
   {

@@ -78,6 +78,12 @@ struct Sync {
   std::chrono::milliseconds lookback{5'000};
   int reconcile_every = 12;   // incremental runs between key reconciliations; 0: only when asked
   std::chrono::milliseconds lock_ttl{120'000};
+  // Work units (see ops/units.hpp): how many workers a run uses on this host, the row estimate above
+  // which a table's full copy is split into key ranges (when more than one worker can take them), and
+  // the lease of a unit claimed by a shard (--shard), renewed every third of it while worked on.
+  int jobs = 1;
+  std::int64_t split_rows = 2'000'000;
+  std::chrono::milliseconds unit_ttl{60'000};
   // How long transient failures (a server restarting, a dropped connection) are retried before a table
   // fails: backoff 1, 2, 4, 8 s, then every 10 s.
   std::chrono::milliseconds retry_for{60'000};

@@ -3,9 +3,11 @@
 namespace m2m::mongo {
 
 SortedCursor::SortedCursor(Client& client, const std::string& db, const std::string& collection,
-                           const std::vector<std::string>& fields, bool project, int batch, std::string where)
+                           const std::vector<std::string>& fields, bool project, int batch, std::string where,
+                           const bson_t* only)
     : coll_(mongo::collection(client, db, collection)), where_(std::move(where)) {
   Bson filter, opts;
+  if (only) bson_concat(filter.get(), only);
   bson_t proj, sort;
   if (project) {
     BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "projection", &proj);

@@ -10,10 +10,11 @@ namespace m2m::mongo {
 
 class SortedCursor {
 public:
-  // All documents of `collection`, sorted ascending by `fields` (projected to them and _id when
-  // `project` is set), fetched `batch` at a time.
+  // The documents of `collection` (those `filter` matches, when given), sorted ascending by `fields`
+  // (projected to them and _id when `project` is set), fetched `batch` at a time.
   SortedCursor(Client& client, const std::string& db, const std::string& collection,
-               const std::vector<std::string>& fields, bool project, int batch, std::string where);
+               const std::vector<std::string>& fields, bool project, int batch, std::string where,
+               const bson_t* filter = nullptr);
 
   // The next document (valid until the next call), nullptr at the end or on an error (see error()).
   const bson_t* next();

@@ -32,6 +32,14 @@ LeaseInfo lease_from(const bson_t* doc) {
   if (bson_iter_init_find(&it, doc, "acquired_at") && BSON_ITER_HOLDS_DATE_TIME(&it))
     info.acquired_at_ms = bson_iter_date_time(&it);
   if (bson_iter_init_find(&it, doc, "token") && BSON_ITER_HOLDS_NUMBER(&it)) info.token = bson_iter_as_int64(&it);
+  if (bson_iter_init_find(&it, doc, "shards") && BSON_ITER_HOLDS_NUMBER(&it))
+    info.shards = static_cast<int>(bson_iter_as_int64(&it));
+  auto flag = [&](const char* key) { return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it); };
+  info.published = flag("published");
+  info.settings.full = flag("run_full");
+  info.settings.reconcile = flag("run_reconcile");
+  info.settings.force_deletes = flag("run_force_deletes");
+  info.settings.taken_over = flag("run_taken_over");
   return info;
 }
 
@@ -93,6 +101,9 @@ Attempt try_acquire(Client& client, const Lease::Options& o, const std::optional
   BSON_APPEND_UTF8(&set, "owner", o.owner.c_str());
   BSON_APPEND_DATE_TIME(&set, "expires_at", now + o.ttl.count());
   BSON_APPEND_DATE_TIME(&set, "acquired_at", now);
+  // A sharded run's shards join it once it is published (see Lease::publish and ShardSlot).
+  BSON_APPEND_INT32(&set, "shards", o.shards);
+  BSON_APPEND_BOOL(&set, "published", false);
   bson_append_document_end(update.get(), &set);
   BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$inc", &inc);
   BSON_APPEND_INT64(&inc, "token", 1);
@@ -210,11 +221,17 @@ Expected<std::unique_ptr<Lease>> Lease::acquire(Pool& pool, const Options& o, Lo
       return std::unique_ptr<Lease>(new Lease(pool, o, log, stop, a.token, std::move(taken_over)));
     }
     if (a.result == TryResult::error) return a.failure;
-    const LeaseInfo holder = a.previous.value_or(LeaseInfo{"unknown", 0, 0, 0});
+    const LeaseInfo holder = a.previous.value_or(LeaseInfo{"unknown", 0, 0, 0, 0, false, {}});
     if (owner_is_dead_here(holder.owner)) {
       dead_owner = holder.owner;
       continue;
     }
+    // A sharded run of as many shards: this shard joins it (see ShardSlot) rather than wait for its end.
+    if (o.shards > 0 && holder.shards == o.shards)
+      return Failure{Exit::tempfail,
+                     fmt::format("a sharded run of {} shards holds the lock on MongoDB database {}: {}", holder.shards,
+                                 o.db, describe_holder(holder)),
+                     false, 0, Cause::lock_held};
     const auto now = std::chrono::steady_clock::now();
     if (!o.wait || (!forever && now >= deadline) || (stop && stop->requested()))
       return Failure{Exit::tempfail,
@@ -286,11 +303,240 @@ void Lease::renew_loop() {
   }
 }
 
+Status Lease::publish(const RunSettings& settings) {
+  auto client = pool_.acquire();
+  auto coll = collection(client, options_.db, kLockCollection);
+  Bson selector, update;
+  BSON_APPEND_UTF8(selector.get(), "_id", kLeaseId);
+  BSON_APPEND_UTF8(selector.get(), "owner", options_.owner.c_str());
+  BSON_APPEND_INT64(selector.get(), "token", token_);
+  bson_t set;
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+  BSON_APPEND_BOOL(&set, "published", true);
+  BSON_APPEND_BOOL(&set, "run_full", settings.full);
+  BSON_APPEND_BOOL(&set, "run_reconcile", settings.reconcile);
+  BSON_APPEND_BOOL(&set, "run_force_deletes", settings.force_deletes);
+  BSON_APPEND_BOOL(&set, "run_taken_over", settings.taken_over);
+  bson_append_document_end(update.get(), &set);
+  Reply reply;
+  bson_error_t error;
+  if (!mongoc_collection_update_one(coll.get(), selector.get(), update.get(), nullptr, reply.get(), &error))
+    return classify(error, "MongoDB", "publishing the sharded run");
+  return success();
+}
+
 void Lease::release_now() {
   auto client = pool_.acquire();
   bson_error_t error;
   if (!release(client.get(), options_.db, options_.owner, token_, &error))
     log_.warn("could not release the run lock (it expires by itself): {}", redact_uri(error.message));
+}
+
+// ---- shard slots -------------------------------------------------------------------------------------
+
+namespace {
+
+// {_id: "shard:I", shard: I, run: token, owner: "host:pid", expires_at: date, finished: bool}, one per
+// shard index, never deleted: a later run takes the slot over (run differs).
+std::string slot_id(int shard) { return fmt::format("shard:{}", shard); }
+
+// {key: {$add: ["$$NOW", ms]}}: a time on the server's clock, whatever this host's clock says.
+void append_server_time_plus(bson_t* doc, const char* key, std::chrono::milliseconds ms) {
+  bson_t add, args;
+  BSON_APPEND_DOCUMENT_BEGIN(doc, key, &add);
+  BSON_APPEND_ARRAY_BEGIN(&add, "$add", &args);
+  BSON_APPEND_UTF8(&args, "0", "$$NOW");
+  BSON_APPEND_INT64(&args, "1", ms.count());
+  bson_append_array_end(&add, &args);
+  bson_append_document_end(doc, &add);
+}
+
+// {$expr: {$lt: ["$field", "$$NOW"]}}: expired by the server's clock.
+void append_expired(bson_t* doc, const char* field) {
+  bson_t expr, lt;
+  BSON_APPEND_DOCUMENT_BEGIN(doc, "$expr", &expr);
+  BSON_APPEND_ARRAY_BEGIN(&expr, "$lt", &lt);
+  const std::string path = std::string("$") + field;
+  BSON_APPEND_UTF8(&lt, "0", path.c_str());
+  BSON_APPEND_UTF8(&lt, "1", "$$NOW");
+  bson_append_array_end(&expr, &lt);
+  bson_append_document_end(doc, &expr);
+}
+
+ShardSlotInfo slot_from(const bson_t* doc) {
+  ShardSlotInfo s;
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, doc, "shard") && BSON_ITER_HOLDS_NUMBER(&it)) s.shard = static_cast<int>(bson_iter_as_int64(&it));
+  if (bson_iter_init_find(&it, doc, "run") && BSON_ITER_HOLDS_NUMBER(&it)) s.run = bson_iter_as_int64(&it);
+  if (bson_iter_init_find(&it, doc, "owner") && BSON_ITER_HOLDS_UTF8(&it)) s.owner = bson_iter_utf8(&it, nullptr);
+  if (bson_iter_init_find(&it, doc, "expires_at") && BSON_ITER_HOLDS_DATE_TIME(&it)) s.expires_at_ms = bson_iter_date_time(&it);
+  s.finished = bson_iter_init_find(&it, doc, "finished") && BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
+  return s;
+}
+
+// Runs a write command (findAndModify, update) on _sync_lock with the collection's write concern.
+bool lock_command(Client& client, const std::string& db, const bson_t* command, Reply& reply, bson_error_t* error) {
+  auto coll = collection(client, db, kLockCollection);
+  bson_destroy(reply.get());
+  return mongoc_collection_write_command_with_opts(coll.get(), command, nullptr, reply.get(), error);
+}
+
+}  // namespace
+
+Expected<std::vector<ShardSlotInfo>> read_shard_slots(Client& client, const std::string& db, std::string_view where) {
+  auto coll = collection(client, db, kLockCollection);
+  Bson filter, opts;
+  bson_t exists, sort;
+  BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "shard", &exists);
+  BSON_APPEND_BOOL(&exists, "$exists", true);
+  bson_append_document_end(filter.get(), &exists);
+  BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "sort", &sort);
+  BSON_APPEND_INT32(&sort, "shard", 1);
+  bson_append_document_end(opts.get(), &sort);
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
+  std::vector<ShardSlotInfo> out;
+  const bson_t* doc;
+  while (mongoc_cursor_next(cursor.get(), &doc)) out.push_back(slot_from(doc));
+  bson_error_t error;
+  if (mongoc_cursor_error(cursor.get(), &error)) return classify(error, where, "reading the shards of the run");
+  return out;
+}
+
+ShardSlot::ShardSlot(Pool& pool, std::string db, std::string owner, int shard, std::int64_t run,
+                     std::chrono::milliseconds ttl, Logger& log)
+    : pool_(pool), db_(std::move(db)), owner_(std::move(owner)), shard_(shard), run_(run), ttl_(ttl), log_(log) {
+  renewer_ = std::thread([this] { renew_loop(); });
+}
+
+Expected<std::unique_ptr<ShardSlot>> ShardSlot::take(Pool& pool, const std::string& db, const std::string& owner,
+                                                     int shard, std::int64_t run, std::chrono::milliseconds ttl,
+                                                     Logger& log) {
+  auto client = pool.acquire();
+  const std::string id = slot_id(shard);
+  Bson cmd;
+  BSON_APPEND_UTF8(cmd.get(), "findAndModify", kLockCollection);
+  {
+    // Free for this run: never taken in it, or taken by a process that let its lease expire unfinished.
+    bson_t query, ors, other, expired, ne;
+    BSON_APPEND_DOCUMENT_BEGIN(cmd.get(), "query", &query);
+    BSON_APPEND_UTF8(&query, "_id", id.c_str());
+    BSON_APPEND_ARRAY_BEGIN(&query, "$or", &ors);
+    BSON_APPEND_DOCUMENT_BEGIN(&ors, "0", &other);
+    BSON_APPEND_DOCUMENT_BEGIN(&other, "run", &ne);
+    BSON_APPEND_INT64(&ne, "$ne", run);
+    bson_append_document_end(&other, &ne);
+    bson_append_document_end(&ors, &other);
+    BSON_APPEND_DOCUMENT_BEGIN(&ors, "1", &expired);
+    BSON_APPEND_BOOL(&expired, "finished", false);
+    append_expired(&expired, "expires_at");
+    bson_append_document_end(&ors, &expired);
+    bson_append_array_end(&query, &ors);
+    bson_append_document_end(cmd.get(), &query);
+  }
+  {
+    bson_t stages, stage, set;
+    BSON_APPEND_ARRAY_BEGIN(cmd.get(), "update", &stages);
+    BSON_APPEND_DOCUMENT_BEGIN(&stages, "0", &stage);
+    BSON_APPEND_DOCUMENT_BEGIN(&stage, "$set", &set);
+    BSON_APPEND_INT32(&set, "shard", shard);
+    BSON_APPEND_INT64(&set, "run", run);
+    BSON_APPEND_UTF8(&set, "owner", owner.c_str());
+    BSON_APPEND_BOOL(&set, "finished", false);
+    append_server_time_plus(&set, "expires_at", ttl);
+    bson_append_document_end(&stage, &set);
+    bson_append_document_end(&stages, &stage);
+    bson_append_array_end(cmd.get(), &stages);
+  }
+  BSON_APPEND_BOOL(cmd.get(), "upsert", true);
+  BSON_APPEND_BOOL(cmd.get(), "new", true);
+  Reply reply;
+  bson_error_t error;
+  if (!lock_command(client, db, cmd.get(), reply, &error)) {
+    if (error.code != 11000 && std::string_view(error.message).find("E11000") == std::string_view::npos)
+      return classify(error, "MongoDB", "joining the sharded run");
+    // Taken in this run by a process that is alive, or that finished: this one is not of that run.
+    std::string holder = "another process";
+    if (auto slots = read_shard_slots(client, db, "MongoDB"))
+      for (const auto& s : *slots)
+        if (s.shard == shard)
+          holder = s.finished ? fmt::format("{} (finished)", s.owner)
+                              : fmt::format("{} (lease expires in {} unless renewed)", s.owner,
+                                            format_duration(std::chrono::milliseconds(
+                                                std::max<std::int64_t>(0, s.expires_at_ms - now_epoch_ms()))));
+    return Failure{Exit::tempfail,
+                   fmt::format("another mysql2mongo run holds the lock on MongoDB database {}: every unit of shard {} "
+                               "is held by the run in progress, whose shard {} is {}; retry later",
+                               db, shard, shard, holder),
+                   false, 0, Cause::lock_held};
+  }
+  log.debug("joined the sharded run (token {}) as shard {}", run, shard);
+  return std::unique_ptr<ShardSlot>(new ShardSlot(pool, db, owner, shard, run, ttl, log));
+}
+
+void ShardSlot::renew_loop() {
+  auto client = pool_.acquire();
+  const std::string id = slot_id(shard_);
+  std::unique_lock lock(mutex_);
+  while (!cv_.wait_for(lock, ttl_ / 3, [this] { return done_; })) {
+    lock.unlock();
+    Bson cmd;
+    BSON_APPEND_UTF8(cmd.get(), "update", kLockCollection);
+    bson_t updates, one, q, stages, stage, set;
+    BSON_APPEND_ARRAY_BEGIN(cmd.get(), "updates", &updates);
+    BSON_APPEND_DOCUMENT_BEGIN(&updates, "0", &one);
+    BSON_APPEND_DOCUMENT_BEGIN(&one, "q", &q);
+    BSON_APPEND_UTF8(&q, "_id", id.c_str());
+    BSON_APPEND_INT64(&q, "run", run_);
+    BSON_APPEND_UTF8(&q, "owner", owner_.c_str());
+    bson_append_document_end(&one, &q);
+    BSON_APPEND_ARRAY_BEGIN(&one, "u", &stages);
+    BSON_APPEND_DOCUMENT_BEGIN(&stages, "0", &stage);
+    BSON_APPEND_DOCUMENT_BEGIN(&stage, "$set", &set);
+    append_server_time_plus(&set, "expires_at", ttl_);
+    bson_append_document_end(&stage, &set);
+    bson_append_document_end(&stages, &stage);
+    bson_append_array_end(&one, &stages);
+    bson_append_document_end(&updates, &one);
+    bson_append_array_end(cmd.get(), &updates);
+    Reply reply;
+    bson_error_t error;
+    const bool ok = lock_command(client, db_, cmd.get(), reply, &error);
+    bson_iter_t it;
+    const bool matched = ok && bson_iter_init_find(&it, reply.get(), "n") && bson_iter_as_int64(&it) > 0;
+    lock.lock();
+    if (done_) break;
+    if (ok && !matched) {
+      log_.warn("shard {}: another process took this shard's place in the run over (this one's lease had expired)",
+                shard_);
+      lost_.store(true);
+      break;
+    }
+    if (!ok) log_.warn("shard {}: could not renew this shard's lease: {}", shard_, redact_uri(error.message));
+  }
+}
+
+ShardSlot::~ShardSlot() {
+  {
+    std::lock_guard lock(mutex_);
+    done_ = true;
+  }
+  cv_.notify_all();
+  renewer_.join();
+  if (lost_.load()) return;
+  auto client = pool_.acquire();
+  auto coll = collection(client, db_, kLockCollection);
+  Bson selector, update;
+  BSON_APPEND_UTF8(selector.get(), "_id", slot_id(shard_).c_str());
+  BSON_APPEND_INT64(selector.get(), "run", run_);
+  BSON_APPEND_UTF8(selector.get(), "owner", owner_.c_str());
+  bson_t set;
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+  BSON_APPEND_BOOL(&set, "finished", true);
+  bson_append_document_end(update.get(), &set);
+  bson_error_t error;
+  if (!mongoc_collection_update_one(coll.get(), selector.get(), update.get(), nullptr, nullptr, &error))
+    log_.warn("shard {}: could not record that it finished (its lease expires by itself): {}", shard_,
+              redact_uri(error.message));
 }
 
 Lease::~Lease() {

@@ -103,6 +103,64 @@ std::vector<std::string> read_string_array(bson_iter_t* it) {
   return out;
 }
 
+void append_refused(bson_t* d, const std::vector<TableState::Refused>& rows) {
+  bson_t refused;
+  BSON_APPEND_ARRAY_BEGIN(d, "refused_rows", &refused);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    bson_t r;
+    const std::string k = std::to_string(i);
+    BSON_APPEND_DOCUMENT_BEGIN(&refused, k.c_str(), &r);
+    append_string_array(&r, "key", rows[i].key);
+    BSON_APPEND_INT64(&r, "bytes", rows[i].bytes);
+    BSON_APPEND_UTF8(&r, "reason", rows[i].reason.c_str());
+    bson_append_document_end(&refused, &r);
+  }
+  bson_append_array_end(d, &refused);
+}
+
+void append_lossy(bson_t* d, const std::map<std::string, std::map<std::string, std::int64_t>>& counts) {
+  bson_t lossy;
+  BSON_APPEND_DOCUMENT_BEGIN(d, "lossy", &lossy);
+  for (const auto& [col, reasons] : counts) {
+    bson_t r;
+    bson_append_document_begin(&lossy, col.data(), static_cast<int>(col.size()), &r);
+    for (const auto& [reason, n] : reasons) bson_append_int64(&r, reason.data(), static_cast<int>(reason.size()), n);
+    bson_append_document_end(&lossy, &r);
+  }
+  bson_append_document_end(d, &lossy);
+}
+
+std::vector<TableState::Refused> read_refused(bson_iter_t* it) {
+  std::vector<TableState::Refused> out;
+  bson_iter_t rows;
+  if (!BSON_ITER_HOLDS_ARRAY(it) || !bson_iter_recurse(it, &rows)) return out;
+  while (bson_iter_next(&rows)) {
+    bson_iter_t f;
+    if (!BSON_ITER_HOLDS_DOCUMENT(&rows) || !bson_iter_recurse(&rows, &f)) continue;
+    TableState::Refused r;
+    while (bson_iter_next(&f)) {
+      const std::string_view k = bson_iter_key(&f);
+      if (k == "key") r.key = read_string_array(&f);
+      else if (k == "bytes") r.bytes = bson_iter_as_int64(&f);
+      else if (k == "reason" && BSON_ITER_HOLDS_UTF8(&f)) r.reason = bson_iter_utf8(&f, nullptr);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::map<std::string, std::map<std::string, std::int64_t>> read_lossy(bson_iter_t* it) {
+  std::map<std::string, std::map<std::string, std::int64_t>> out;
+  bson_iter_t cols;
+  if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &cols)) return out;
+  while (bson_iter_next(&cols)) {
+    bson_iter_t reasons;
+    if (!BSON_ITER_HOLDS_DOCUMENT(&cols) || !bson_iter_recurse(&cols, &reasons)) continue;
+    while (bson_iter_next(&reasons)) out[bson_iter_key(&cols)][bson_iter_key(&reasons)] = bson_iter_as_int64(&reasons);
+  }
+  return out;
+}
+
 // The record of a table. Without `progress`, the fields a sync writes as it goes (checkpoint, marks,
 // window) are left out, so that writing the record never moves them back.
 Bson to_bson(const TableState& s, bool progress = true) {
@@ -119,15 +177,7 @@ Bson to_bson(const TableState& s, bool progress = true) {
   if (s.error.empty()) BSON_APPEND_NULL(d, "error");
   else BSON_APPEND_UTF8(d, "error", s.error.c_str());
   BSON_APPEND_INT64(d, "rows_deleted", s.rows_deleted);
-  bson_t lossy;
-  BSON_APPEND_DOCUMENT_BEGIN(d, "lossy", &lossy);
-  for (const auto& [col, reasons] : s.lossy) {
-    bson_t r;
-    bson_append_document_begin(&lossy, col.data(), static_cast<int>(col.size()), &r);
-    for (const auto& [reason, n] : reasons) bson_append_int64(&r, reason.data(), static_cast<int>(reason.size()), n);
-    bson_append_document_end(&lossy, &r);
-  }
-  bson_append_document_end(d, &lossy);
+  append_lossy(d, s.lossy);
   BSON_APPEND_INT64(d, "lossy_total", s.lossy_total);
   append_string_array(d, "warnings", s.warnings);
   BSON_APPEND_UTF8(d, "schema_fingerprint", s.schema_fingerprint.c_str());
@@ -146,19 +196,9 @@ Bson to_bson(const TableState& s, bool progress = true) {
     BSON_APPEND_UTF8(d, "checkpoint_fingerprint", s.checkpoint_fingerprint.c_str());
     if (s.window_floor) BSON_APPEND_UTF8(d, "window_floor", s.window_floor->c_str());
     else BSON_APPEND_NULL(d, "window_floor");
+    BSON_APPEND_INT64(d, "split_ranges", s.split_ranges);
   }
-  bson_t refused;
-  BSON_APPEND_ARRAY_BEGIN(d, "refused_rows", &refused);
-  for (std::size_t i = 0; i < s.refused.size(); ++i) {
-    bson_t r;
-    const std::string k = std::to_string(i);
-    BSON_APPEND_DOCUMENT_BEGIN(&refused, k.c_str(), &r);
-    append_string_array(&r, "key", s.refused[i].key);
-    BSON_APPEND_INT64(&r, "bytes", s.refused[i].bytes);
-    BSON_APPEND_UTF8(&r, "reason", s.refused[i].reason.c_str());
-    bson_append_document_end(&refused, &r);
-  }
-  bson_append_array_end(d, &refused);
+  append_refused(d, s.refused);
   BSON_APPEND_BOOL(d, "resumed", s.resumed);
   if (s.last_complete_ms) BSON_APPEND_DATE_TIME(d, "last_complete", s.last_complete_ms);
   else BSON_APPEND_NULL(d, "last_complete");
@@ -239,6 +279,8 @@ TableState from_bson(const bson_t* doc) {
     else if (key == "dropped_time" && BSON_ITER_HOLDS_DATE_TIME(&it)) s.dropped_ms = bson_iter_date_time(&it);
     else if (key == "collection_dropped" && BSON_ITER_HOLDS_BOOL(&it)) s.collection_dropped = bson_iter_bool(&it);
     else if (key == "change_source") s.change_source = parse_change_source(str()).value_or(ChangeSource::full);
+    else if (key == "split_ranges" && BSON_ITER_HOLDS_NUMBER(&it)) s.split_ranges = bson_iter_as_int64(&it);
+    else if (key == "split_started_ms" && BSON_ITER_HOLDS_NUMBER(&it)) s.split_started_ms = bson_iter_as_int64(&it);
     else if (key == "last_verify_result" && BSON_ITER_HOLDS_UTF8(&it)) {
       if (!s.last_verify) s.last_verify.emplace();
       s.last_verify->result = parse_verify_result(str()).value_or(VerifyResult::failed);
@@ -246,31 +288,8 @@ TableState from_bson(const bson_t* doc) {
       if (!s.last_verify) s.last_verify.emplace();
       read_verify(&it, *s.last_verify);
     }
-    else if (key == "refused_rows" && BSON_ITER_HOLDS_ARRAY(&it)) {
-      bson_iter_t rows;
-      bson_iter_recurse(&it, &rows);
-      while (bson_iter_next(&rows)) {
-        bson_iter_t f;
-        if (!BSON_ITER_HOLDS_DOCUMENT(&rows) || !bson_iter_recurse(&rows, &f)) continue;
-        TableState::Refused r;
-        while (bson_iter_next(&f)) {
-          const std::string_view k = bson_iter_key(&f);
-          if (k == "key") r.key = read_string_array(&f);
-          else if (k == "bytes") r.bytes = bson_iter_as_int64(&f);
-          else if (k == "reason" && BSON_ITER_HOLDS_UTF8(&f)) r.reason = bson_iter_utf8(&f, nullptr);
-        }
-        s.refused.push_back(std::move(r));
-      }
-    }
-    else if (key == "lossy" && BSON_ITER_HOLDS_DOCUMENT(&it)) {
-      bson_iter_t cols;
-      bson_iter_recurse(&it, &cols);
-      while (bson_iter_next(&cols)) {
-        bson_iter_t reasons;
-        if (!BSON_ITER_HOLDS_DOCUMENT(&cols) || !bson_iter_recurse(&cols, &reasons)) continue;
-        while (bson_iter_next(&reasons)) s.lossy[bson_iter_key(&cols)][bson_iter_key(&reasons)] = bson_iter_as_int64(&reasons);
-      }
-    }
+    else if (key == "refused_rows" && BSON_ITER_HOLDS_ARRAY(&it)) s.refused = read_refused(&it);
+    else if (key == "lossy" && BSON_ITER_HOLDS_DOCUMENT(&it)) s.lossy = read_lossy(&it);
   }
   return s;
 }
@@ -355,8 +374,16 @@ Status MetadataStore::claim() {
   return success();
 }
 
+void MetadataStore::hold_unit(const std::string& table, std::int64_t range, std::int64_t token) {
+  unit_ = UnitFence{range < 0 ? table : range_id(table, range), range >= 0, token};
+}
+
+std::string MetadataStore::range_id(const std::string& table, std::int64_t index) {
+  return fmt::format("m2m_range:{}:{}", index, table);
+}
+
 Status MetadataStore::write(const std::vector<std::pair<std::string, const Bson*>>& updates, std::string_view doing,
-                           bool by_id) {
+                           bool by_id, const Bson* remove) {
   auto coll = collection(client_, db_, kMetadataCollection);
   Bson opts;
   BSON_APPEND_BOOL(opts.get(), "ordered", true);
@@ -376,15 +403,53 @@ Status MetadataStore::write(const std::vector<std::pair<std::string, const Bson*
     if (!mongoc_bulk_operation_update_one_with_opts(bulk.get(), guard.get(), keep.get(), upsert.get(), &error))
       return Failure{Exit::internal, fmt::format("{}: invalid fence guard: {}", where_, error.message)};
   }
+  if (unit_) {
+    // The same for the unit this store's worker holds: its document keeps the token of the latest claim.
+    Bson guard, keep;
+    BSON_APPEND_UTF8(guard.get(), unit_->by_id ? "_id" : "table_name", unit_->key.c_str());
+    BSON_APPEND_INT64(guard.get(), "unit_token", unit_->token);
+    bson_t set;
+    BSON_APPEND_DOCUMENT_BEGIN(keep.get(), "$set", &set);
+    BSON_APPEND_INT64(&set, "unit_token", unit_->token);
+    bson_append_document_end(keep.get(), &set);
+    if (!mongoc_bulk_operation_update_one_with_opts(bulk.get(), guard.get(), keep.get(), upsert.get(), &error))
+      return Failure{Exit::internal, fmt::format("{}: invalid unit guard: {}", where_, error.message)};
+  }
   for (const auto& [table, update] : updates) {
     Bson selector;
     append_fenced_selector(selector.get(), table, fence_, by_id ? "_id" : "table_name");
+    // The unit's own document, in the same operation as its write: no gap between check and write.
+    if (unit_ && unit_->by_id == by_id && unit_->key == table) BSON_APPEND_INT64(selector.get(), "unit_token", unit_->token);
     if (!mongoc_bulk_operation_update_one_with_opts(bulk.get(), selector.get(), update->get(), upsert.get(), &error))
       return Failure{Exit::internal, fmt::format("{}: invalid _sync_metadata update: {}", where_, error.message)};
   }
+  if (remove) {
+    Bson selector;
+    bson_concat(selector.get(), remove->get());
+    bson_t lte;
+    BSON_APPEND_DOCUMENT_BEGIN(selector.get(), "fence", &lte);
+    BSON_APPEND_INT64(&lte, "$lte", fence_);
+    bson_append_document_end(selector.get(), &lte);
+    if (!mongoc_bulk_operation_remove_many_with_opts(bulk.get(), selector.get(), nullptr, &error))
+      return Failure{Exit::internal, fmt::format("{}: invalid _sync_metadata delete: {}", where_, error.message)};
+  }
   Reply reply;
-  if (!mongoc_bulk_operation_execute(bulk.get(), reply.get(), &error))
-    return is_duplicate_key(error) ? Status(fenced(doing)) : classify(error, where_, doing);
+  if (!mongoc_bulk_operation_execute(bulk.get(), reply.get(), &error)) {
+    if (!is_duplicate_key(error)) return classify(error, where_, doing);
+    // Which guard refused: the run's (the first operation) stops the run; a unit's only that unit.
+    std::int64_t index = 0;
+    bson_iter_t it, errors, first;
+    if (unit_ && bson_iter_init_find(&it, reply.get(), "writeErrors") && bson_iter_recurse(&it, &errors) &&
+        bson_iter_next(&errors) && bson_iter_recurse(&errors, &first) && bson_iter_find(&first, "index"))
+      index = bson_iter_as_int64(&first);
+    if (unit_ && index > 0)
+      return Failure{Exit::tempfail,
+                     fmt::format("{}: another shard took this work unit over (its lease had expired) while this one "
+                                 "was {}; it stopped writing it",
+                                 where_, doing),
+                     false, 0, Cause::unit_lost};
+    return fenced(doing);
+  }
   return success();
 }
 
@@ -469,11 +534,137 @@ Status MetadataStore::save_fields(const std::string& table,
   for (const auto& [name, value] : fields) {
     if (const auto* text = std::get_if<std::string>(&value)) BSON_APPEND_UTF8(&set, name.c_str(), text->c_str());
     else if (const auto* list = std::get_if<std::vector<std::string>>(&value)) append_string_array(&set, name.c_str(), *list);
+    else if (const auto* number = std::get_if<std::int64_t>(&value)) BSON_APPEND_INT64(&set, name.c_str(), *number);
     else BSON_APPEND_NULL(&set, name.c_str());
   }
   BSON_APPEND_INT64(&set, "fence", fence_);
   bson_append_document_end(update.get(), &set);
   return write({{table, &update}}, fields.size() == 1 ? "writing " + fields[0].first : "writing _sync_metadata");
+}
+
+namespace {
+
+void append_optional_array(bson_t* d, const char* key, const std::optional<std::vector<std::string>>& v) {
+  if (v) append_string_array(d, key, *v);
+  else BSON_APPEND_NULL(d, key);
+}
+
+RangeState range_from_bson(const bson_t* doc) {
+  RangeState r;
+  bson_iter_t it;
+  if (!bson_iter_init(&it, doc)) return r;
+  while (bson_iter_next(&it)) {
+    const std::string_view key = bson_iter_key(&it);
+    if (key == "range_of" && BSON_ITER_HOLDS_UTF8(&it)) {
+      uint32_t len = 0;
+      const char* data = bson_iter_utf8(&it, &len);
+      r.table.assign(data, len);
+    } else if (key == "index") r.index = bson_iter_as_int64(&it);
+    else if (key == "count") r.count = bson_iter_as_int64(&it);
+    else if (key == "lo" && BSON_ITER_HOLDS_ARRAY(&it)) r.lo = read_string_array(&it);
+    else if (key == "hi" && BSON_ITER_HOLDS_ARRAY(&it)) r.hi = read_string_array(&it);
+    else if (key == "checkpoint" && BSON_ITER_HOLDS_ARRAY(&it)) r.checkpoint = read_string_array(&it);
+    else if (key == "done" && BSON_ITER_HOLDS_BOOL(&it)) r.done = bson_iter_bool(&it);
+    else if (key == "records_synced") r.records_synced = bson_iter_as_int64(&it);
+    else if (key == "rows_deleted") r.rows_deleted = bson_iter_as_int64(&it);
+    else if (key == "resumed" && BSON_ITER_HOLDS_BOOL(&it)) r.resumed = bson_iter_bool(&it);
+    else if (key == "taken_over" && BSON_ITER_HOLDS_BOOL(&it)) r.taken_over = bson_iter_bool(&it);
+    else if (key == "refused_rows") r.refused = read_refused(&it);
+    else if (key == "lossy") r.lossy = read_lossy(&it);
+    else if (key == "error" && BSON_ITER_HOLDS_UTF8(&it)) r.error = bson_iter_utf8(&it, nullptr);
+    else if (key == "unit_owner" && BSON_ITER_HOLDS_UTF8(&it)) r.owner = bson_iter_utf8(&it, nullptr);
+    else if (key == "unit_expires" && BSON_ITER_HOLDS_DATE_TIME(&it)) r.expires_ms = bson_iter_date_time(&it);
+  }
+  return r;
+}
+
+// The outcome fields of a range (all of them, so a new split resets what an older one left).
+void append_range_outcome(bson_t* set, const RangeState& r) {
+  append_optional_array(set, "checkpoint", r.checkpoint);
+  BSON_APPEND_BOOL(set, "done", r.done);
+  BSON_APPEND_INT64(set, "records_synced", r.records_synced);
+  BSON_APPEND_INT64(set, "rows_deleted", r.rows_deleted);
+  BSON_APPEND_BOOL(set, "resumed", r.resumed);
+  BSON_APPEND_BOOL(set, "taken_over", r.taken_over);
+  append_refused(set, r.refused);
+  append_lossy(set, r.lossy);
+  if (r.error.empty()) BSON_APPEND_NULL(set, "error");
+  else BSON_APPEND_UTF8(set, "error", r.error.c_str());
+}
+
+}  // namespace
+
+TableState table_state_from(const bson_t* doc) { return from_bson(doc); }
+RangeState range_state_from(const bson_t* doc) { return range_from_bson(doc); }
+
+Expected<std::vector<RangeState>> MetadataStore::load_ranges(const std::string& table) {
+  auto coll = collection(client_, db_, kMetadataCollection);
+  Bson filter, opts;
+  bson_append_utf8(filter.get(), "range_of", -1, table.data(), static_cast<int>(table.size()));
+  bson_t sort;
+  BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "sort", &sort);
+  BSON_APPEND_INT32(&sort, "index", 1);
+  bson_append_document_end(opts.get(), &sort);
+  BSON_APPEND_INT32(opts.get(), "batchSize", 100'000);
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(), nullptr));
+  std::vector<RangeState> out;
+  const bson_t* doc;
+  while (mongoc_cursor_next(cursor.get(), &doc)) out.push_back(range_from_bson(doc));
+  bson_error_t error;
+  if (mongoc_cursor_error(cursor.get(), &error)) return classify(error, where_, "reading the key ranges of " + table);
+  return out;
+}
+
+Status MetadataStore::save_ranges(const std::string& table, const std::vector<RangeState>& ranges) {
+  std::vector<Bson> sets;
+  std::vector<std::pair<std::string, const Bson*>> updates;
+  sets.reserve(ranges.size());
+  for (const auto& r : ranges) {
+    Bson update;
+    bson_t set;
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+    const std::string id = range_id(table, r.index);
+    append_own_table_name(&set, id);
+    bson_append_utf8(&set, "range_of", -1, table.data(), static_cast<int>(table.size()));
+    BSON_APPEND_INT64(&set, "index", r.index);
+    BSON_APPEND_INT64(&set, "count", r.count);
+    append_optional_array(&set, "lo", r.lo);
+    append_optional_array(&set, "hi", r.hi);
+    append_range_outcome(&set, r);
+    BSON_APPEND_INT64(&set, "fence", fence_);
+    bson_append_document_end(update.get(), &set);
+    sets.push_back(std::move(update));
+    updates.emplace_back(id, &sets.back());
+  }
+  // Ranges of an earlier split beyond this one's count.
+  Bson stale;
+  bson_append_utf8(stale.get(), "range_of", -1, table.data(), static_cast<int>(table.size()));
+  bson_t gte;
+  BSON_APPEND_DOCUMENT_BEGIN(stale.get(), "index", &gte);
+  BSON_APPEND_INT64(&gte, "$gte", static_cast<std::int64_t>(ranges.size()));
+  bson_append_document_end(stale.get(), &gte);
+  return write(updates, "writing the key ranges of " + table, true, &stale);
+}
+
+Status MetadataStore::save_range_checkpoint(const std::string& table, std::int64_t index,
+                                            const std::vector<std::string>& key) {
+  Bson update;
+  bson_t set;
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+  append_string_array(&set, "checkpoint", key);
+  BSON_APPEND_INT64(&set, "fence", fence_);
+  bson_append_document_end(update.get(), &set);
+  return write({{range_id(table, index), &update}}, "writing a range's checkpoint", true);
+}
+
+Status MetadataStore::save_range_outcome(const RangeState& r) {
+  Bson update;
+  bson_t set;
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+  append_range_outcome(&set, r);
+  BSON_APPEND_INT64(&set, "fence", fence_);
+  bson_append_document_end(update.get(), &set);
+  return write({{range_id(r.table, r.index), &update}}, "writing a range's outcome", true);
 }
 
 Expected<std::optional<BinlogState>> MetadataStore::load_binlog() {

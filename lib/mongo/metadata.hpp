@@ -117,8 +117,38 @@ struct TableState {
   std::int64_t dropped_ms = 0;
   bool collection_dropped = false;   // sync.drop_orphans removed its collection
   ChangeSource change_source = ChangeSource::full;  // what the last completed sync read changes from
+  // A full sync in progress copied as key ranges (see RangeState): how many; 0 when not split. Written
+  // with checkpoint_fingerprint and pending_mark when the split full sync starts.
+  std::int64_t split_ranges = 0;
+  std::int64_t split_started_ms = 0;  // when that split full sync started (its duration at the end)
   std::optional<VerifyRecord> last_verify;  // nullopt: never verified
 };
+
+// One key range of a table whose full sync is split (sync/ranges.hpp), with its own checkpoint and
+// outcome: one document in _sync_metadata per range ({_id: "m2m_range:INDEX:TABLE"}), so that a run
+// resumes each range where it stopped, and whichever worker or shard finishes the last range can record
+// the table from what every range did.
+struct RangeState {
+  std::string table;
+  std::int64_t index = 0;                       // 0-based, in key order
+  std::int64_t count = 0;                       // ranges of the split
+  std::optional<std::vector<std::string>> lo;   // exclusive lower bound (source text); nullopt: open
+  std::optional<std::vector<std::string>> hi;   // inclusive upper bound; nullopt: open
+  std::optional<std::vector<std::string>> checkpoint;  // last acknowledged key
+  bool done = false;                            // copied (and its deletes reconciled)
+  // The outcome of the range once done (or failed: `error` set, done false).
+  std::int64_t records_synced = 0;
+  std::int64_t rows_deleted = 0;
+  bool resumed = false;
+  bool taken_over = false;                      // a shard took it over from one whose lease expired
+  std::vector<TableState::Refused> refused;
+  std::map<std::string, std::map<std::string, std::int64_t>> lossy;
+  std::string error;
+  // Its unit lease, when a shard holds it (read for `status`; written by mongo/units.cpp only).
+  std::string owner;
+  std::int64_t expires_ms = 0;
+};
+
 
 // Where each table that reads the binlog stands in it: every change logged before its position is in
 // MongoDB. One document in _sync_metadata ({_id: "m2m_binlog"}) per source database, with the server the
@@ -152,6 +182,10 @@ struct BinlogState {
   bool oldest = false;               // `file` was the oldest left: the next purge breaks the chain
 };
 
+// A table's document, and a range's, as read from _sync_metadata (for mongo/units.cpp).
+TableState table_state_from(const bson_t* doc);
+RangeState range_state_from(const bson_t* doc);
+
 // Every write is fenced twice: it is sent behind a guard that fails once a run with a newer fencing token
 // (see Lease) claimed the store, and it applies only while no run with a newer token wrote the document.
 // A write refused by the fence asks `stop` to stop (the lease was lost) and returns Exit::tempfail.
@@ -171,17 +205,42 @@ public:
   // the marks and the window (otherwise those keep what the run wrote as it went, with save_field).
   void queue(const TableState& state, bool progress);
   std::size_t queued() const { return queued_.size(); }
+  // Forgets what was queued: the records of a unit another shard took over must never be written.
+  void discard_queued() { queued_.clear(); }
   // Writes what was queued (fenced, like every write); on failure none of it is known to be written.
   Status flush();
   // Writes one field only: "checkpoint" after each acknowledged batch of a full sync, "high_water_mark"
   // after each acknowledged batch of an incremental one, "pending_mark" when a full sync starts.
   Status save_field(const std::string& table, const char* field, const std::optional<std::vector<std::string>>& value);
-  // Writes a few fields at once: (name, value) with a string array, a string, or null.
-  using FieldValue = std::variant<std::nullptr_t, std::string, std::vector<std::string>>;
+  // Writes a few fields at once: (name, value) with a string array, a string, a number, or null.
+  using FieldValue = std::variant<std::nullptr_t, std::string, std::vector<std::string>, std::int64_t>;
   Status save_fields(const std::string& table, const std::vector<std::pair<std::string, FieldValue>>& fields);
+  // The ranges of a split table (by index), and their writes: all of them when the split starts (older
+  // ranges of the table beyond the new count are removed), a range's checkpoint after each acknowledged
+  // batch, and its outcome at its end.
+  Expected<std::vector<RangeState>> load_ranges(const std::string& table);
+  Status save_ranges(const std::string& table, const std::vector<RangeState>& ranges);
+  Status save_range_checkpoint(const std::string& table, std::int64_t index, const std::vector<std::string>& key);
+  Status save_range_outcome(const RangeState& range);
   // The source database's binlog position (nullopt: none stored yet), and its fenced write.
   Expected<std::optional<BinlogState>> load_binlog();
   Status save_binlog(const BinlogState& state);
+
+  // While a shard works on a unit it claimed (mongo/units.hpp), every write of this store also requires
+  // the unit's lease token, on the unit's own document (a table's record, or a range's): once another
+  // shard took the unit over, the write is refused with Cause::unit_lost, and this store's other units
+  // and the run go on. `range` < 0: the unit is the table itself.
+  void hold_unit(const std::string& table, std::int64_t range, std::int64_t token);
+  void release_unit() { unit_.reset(); }
+
+  // The _id of a range's document.
+  static std::string range_id(const std::string& table, std::int64_t index);
+
+  // Fenced upserts of given updates ({$set: ...}) of tables' documents (by table_name) or ranges' (by
+  // _id): for mongo/units.cpp, which knows the unit fields.
+  Status update(const std::vector<std::pair<std::string, const Bson*>>& updates, bool by_id, std::string_view doing) {
+    return write(updates, doing, by_id);
+  }
 
   // Writes the verify fields (last_verify_time, last_verify_result, last_verify) of tables that have a
   // record, in one unordered bulk. Unlike every other write this one is not fenced, so that a verify
@@ -193,10 +252,16 @@ public:
   Status save_verify(const std::vector<std::pair<std::string, VerifyRecord>>& records);
 
 private:
+  struct UnitFence {
+    std::string key;  // table_name of a table, or _id of a range document
+    bool by_id = false;
+    std::int64_t token = 0;
+  };
   Failure fenced(std::string_view doing);
-  // One ordered bulk: the fence guard, then each (table, update) as a fenced upsert.
+  // One ordered bulk: the fence guard (and the unit's, see hold_unit), then each (table, update) as a
+  // fenced upsert, then `remove`, a fenced delete_many filter, if given.
   Status write(const std::vector<std::pair<std::string, const Bson*>>& updates, std::string_view doing,
-               bool by_id = false);
+               bool by_id = false, const Bson* remove = nullptr);
 
   Client& client_;
   std::string db_;
@@ -204,6 +269,7 @@ private:
   std::int64_t fence_;
   StopToken* stop_;
   std::vector<std::pair<std::string, Bson>> queued_;  // table name, {$set: ...}
+  std::optional<UnitFence> unit_;
 };
 
 }  // namespace m2m::mongo

@@ -46,6 +46,11 @@ std::optional<std::chrono::milliseconds> StatusReport::oldest_success_age() cons
   return std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms - oldest));
 }
 
+std::string host_of_owner(const std::string& owner) {
+  const auto colon = owner.rfind(':');
+  return colon == std::string::npos ? owner : owner.substr(0, colon);
+}
+
 std::vector<mongo::TableState> with_binlog_progress(std::vector<mongo::TableState> tables,
                                                     const std::optional<mongo::BinlogState>& binlog) {
   if (!binlog) return tables;
@@ -73,8 +78,17 @@ StatusReport load_status(const config::Config& cfg, Logger& log) {
   r.now_ms = now_epoch_ms();
 
   // A live lease means a run is working right now.
-  if (auto lease = mongo::read_lease(client, r.database, pool->where()).or_throw(); lease && lease->live(r.now_ms))
+  if (auto lease = mongo::read_lease(client, r.database, pool->where()).or_throw(); lease && lease->live(r.now_ms)) {
     r.lock_holder = lease->owner;
+    // A sharded run: its shards, and who holds which unit.
+    if (lease->shards > 0) {
+      r.shard_count = lease->shards;
+      auto slots = mongo::read_shard_slots(client, r.database, pool->where());
+      for (auto& slot : slots.or_throw())
+        if (slot.run == lease->token) r.shards.push_back(slot);
+    }
+  }
+  r.units = mongo::read_held_units(client, r.database, pool->where()).or_throw();
 
   r.binlog = meta.load_binlog().or_throw();
   r.tables = with_binlog_progress(std::move(r.tables), r.binlog);
@@ -109,6 +123,19 @@ nlohmann::ordered_json to_json(const StatusReport& r, const config::Config& cfg)
   scheduler["type"] = "external (systemd timer or cron)";
   scheduler["interval_seconds"] = cfg.sync.interval.count() / 1000;
   scheduler["lock_holder"] = r.lock_holder ? nlohmann::ordered_json(*r.lock_holder) : nlohmann::ordered_json(nullptr);
+  if (r.shard_count > 0) {
+    scheduler["shard_count"] = r.shard_count;
+    nlohmann::ordered_json shards = nlohmann::ordered_json::array();
+    for (const auto& s : r.shards) {
+      nlohmann::ordered_json e;
+      e["shard"] = s.shard;
+      e["owner"] = s.owner;
+      e["host"] = host_of_owner(s.owner);
+      e["state"] = s.finished ? "finished" : s.expires_at_ms > r.now_ms ? "working" : "expired";
+      shards.push_back(e);
+    }
+    scheduler["shards"] = shards;
+  }
   j["scheduler"] = scheduler;
 
   nlohmann::ordered_json data;
@@ -183,6 +210,19 @@ nlohmann::ordered_json to_json(const StatusReport& r, const config::Config& cfg)
     }
     j["binlog"] = bj;
   }
+  // Who holds which unit now: a unit whose lease expires is taken over by another shard.
+  nlohmann::ordered_json units = nlohmann::ordered_json::array();
+  for (const auto& u : r.units) {
+    nlohmann::ordered_json e;
+    e["unit"] = u.unit;
+    e["kind"] = u.kind;
+    e["owner"] = u.owner;
+    e["host"] = host_of_owner(u.owner);
+    e["lease_expires_time"] = iso8601_utc(u.expires_at_ms);
+    e["checkpoint"] = u.checkpoint ? nlohmann::ordered_json(*u.checkpoint) : nlohmann::ordered_json(nullptr);
+    units.push_back(e);
+  }
+  j["units"] = units;
   return j;
 }
 

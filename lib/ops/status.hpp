@@ -3,7 +3,9 @@
 
 #include "binlog/server.hpp"
 #include "config/config.hpp"
+#include "mongo/lease.hpp"
 #include "mongo/metadata.hpp"
+#include "mongo/units.hpp"
 #include "util/log.hpp"
 
 #include <nlohmann/json.hpp>
@@ -19,6 +21,11 @@ struct StatusReport {
   std::string database;                  // MongoDB database
   std::vector<mongo::TableState> tables; // by table name
   std::optional<std::string> lock_holder;  // a live run's "host:pid"
+  // Work units held now (leases of a sharded run's shards), and that run's shards (empty unless a
+  // sharded run holds the lock).
+  std::vector<mongo::HeldUnit> units;
+  int shard_count = 0;
+  std::vector<mongo::ShardSlotInfo> shards;
   std::int64_t now_ms = 0;
   // The stored binlog position of the tables that read their changes from the binlog, if any.
   std::optional<mongo::BinlogState> binlog;
@@ -41,6 +48,9 @@ struct StatusReport {
 // binlog position stored, also asks MySQL which binlog files it still has (best effort, within
 // cfg.mysql.connect_timeout).
 StatusReport load_status(const config::Config& cfg, Logger& log);
+
+// "host" of a lease owner "host:pid".
+std::string host_of_owner(const std::string& owner);
 
 // The per-table metadata and the binlog position, or nothing when they cannot be read (for the metrics
 // file after a failed run).

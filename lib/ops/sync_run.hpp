@@ -2,6 +2,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "ops/units.hpp"
 #include "sync/plan.hpp"
 #include "sync/report.hpp"
 #include "util/log.hpp"
@@ -23,12 +24,18 @@ struct SyncOptions {
   bool force_deletes = false;
   bool reconcile = false;                         // reconcile deletes in this incremental run
   std::optional<std::chrono::milliseconds> wait;  // wait for the run lock (max(): forever)
+  // --shard I/N: this process is one shard of a run spread over hosts (ops/units.hpp).
+  ShardSpec shard;
   // Set by the signal handler or by a lost lease: stop after the current batch; also cuts waits short.
   StopToken* stop = nullptr;
-  // Progress after every acknowledged batch (table, rows done, rows expected or 0); app draws it.
-  std::function<void(const std::string&, std::uint64_t, std::uint64_t)> progress;
-  // Each table's result as soon as it is done (app prints its final count on a terminal).
-  std::function<void(const sync::TableReport&)> table_done;
+  // Progress after every acknowledged batch (worker, unit: a table or "table [i/n]", rows done, rows
+  // expected or 0); app draws it. Called from every worker's thread.
+  std::function<void(int, const std::string&, std::uint64_t, std::uint64_t)> progress;
+  // Each table's result as soon as it is done (app prints its final count on a terminal), from the
+  // worker that ended it.
+  std::function<void(int, const sync::TableReport&)> table_done;
+  // A worker ended a unit that is not a whole table (a key range): its progress line goes.
+  std::function<void(int)> unit_done;
 };
 
 struct SyncOutcome {

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cctype>
@@ -285,7 +286,11 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
   // Changed keys waiting to be applied: table -> literal tuple -> echo tuple (deduplicated).
   std::map<std::string, std::map<std::string, ChangedKey>> pending;  // table -> literal tuple -> key
   std::size_t pending_count = 0;
-  constexpr std::size_t kApplyEvery = 20'000;
+  std::size_t unsaved = 0;  // keys applied since the position was last saved
+  // Keys are applied (and the position saved at the next boundary) every few batches: memory stays
+  // bounded, and a stopped or killed run has little to read again.
+  const std::size_t apply_every =
+      std::clamp<std::size_t>(4 * static_cast<std::size_t>(std::max(1, ctx.cfg.sync.batch_size)), 1'000, 100'000);
   binlog::Position boundary = from;
   bool standalone_pending = false;
   bool stop_at_boundary = false;
@@ -304,16 +309,18 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
       if (!st) return st;
     }
     pending.clear();
+    unsaved += pending_count;
     pending_count = 0;
     return success();
   };
   auto at_boundary = [&](const binlog::Event& ev) -> Status {
     boundary = (*reader)->position();
     if (ev.header.timestamp) run.last_event_time = ev.header.timestamp;
-    if (pending_count >= kApplyEvery) {
+    if (pending_count + unsaved >= apply_every) {
       if (auto st = flush(); !st) return st;
       if (auto st = save(boundary, run.resync); !st) return st;
       run.to = boundary;
+      unsaved = 0;
     }
     if (static_cast<std::int64_t>(run.events) >= ctx.cfg.binlog.max_events || std::chrono::steady_clock::now() >= deadline)
       stop_at_boundary = true;
@@ -388,6 +395,11 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
             if (rk.before) add_key(plan, *rk.before);
             if (rk.after) add_key(plan, *rk.after);
           }
+          // One transaction may change millions of keys: they are applied as they come, not held until
+          // its end, so memory stays bounded. Re-reading a key by its value is harmless at any point, and
+          // the position still advances only at a transaction boundary.
+          if (pending_count >= apply_every)
+            if (auto st = flush(); !st) return st.failure();
         }
       }
     } else if (const auto* q = ev.as<binlog::Query>()) {

@@ -3,6 +3,7 @@
 #include "mongo/cursor.hpp"
 #include "mongo/writer.hpp"
 #include "sync/document.hpp"
+#include "sync/recipes.hpp"
 #include "sync/sql.hpp"
 #include "util/text.hpp"
 
@@ -16,17 +17,20 @@ std::string pct(double part, double whole) { return fmt::format("{:.0f}%", whole
 
 }  // namespace
 
-Expected<std::uint64_t> reconcile_deletes(TableContext& ctx, const TablePlan& plan) {
+Expected<std::uint64_t> reconcile_deletes(TableContext& ctx, const TablePlan& plan, const KeyRange* range) {
   const std::string where = fmt::format("MongoDB collection {}", plan.collection);
   const bool key_as_id = ctx.cfg.sync.key_as_id;
   const auto fields = plan.key_fields();
 
   // MongoDB side: key fields only, in key order.
+  const mongo::Bson only = range ? range_filter(plan, key_as_id, *range) : mongo::Bson{};
   mongo::SortedCursor cursor(ctx.mongo, ctx.db, plan.collection,
-                             key_as_id ? std::vector<std::string>{"_id"} : fields, true, 10'000, where);
+                             key_as_id ? std::vector<std::string>{"_id"} : fields, true, 10'000, where,
+                             range ? only.get() : nullptr);
 
   // MySQL side: the key in the order MongoDB sorts it.
-  auto rows = ctx.mysql.stream(select_keys_in_mongo_order(plan));
+  auto rows = ctx.mysql.stream(
+      select_keys_in_mongo_order(plan, range ? range_condition(plan, range->lo, range->hi, quoter(ctx)) : std::string()));
   if (!rows) return rows.failure();
 
   // Both sides become tuples {f1: v1, ...} (or {_id: v}) compared element by element.

@@ -62,6 +62,7 @@ nlohmann::ordered_json to_json(const TableReport& t) {
   j["duration_seconds"] = t.duration_seconds;
   if (!t.reason.empty()) j["reason"] = t.reason;
   if (t.resumed) j["resumed"] = true;
+  if (t.key_ranges > 0) j["key_ranges"] = t.key_ranges;
   nlohmann::ordered_json lossy = nlohmann::ordered_json::object();
   for (const auto& [col, reasons] : t.lossy.counts())
     for (const auto& [reason, n] : reasons) lossy[col][reason] = n;
@@ -107,6 +108,30 @@ nlohmann::ordered_json to_json(const RunReport& r) {
   for (const auto& [name, t] : r.tables) tables[name] = to_json(t);
   j["tables"] = tables;
   j["vanished_tables"] = r.vanished;
+  j["jobs"] = r.jobs;
+  if (r.shard) {
+    nlohmann::ordered_json s;
+    s["index"] = r.shard->index;
+    s["count"] = r.shard->count;
+    s["run"] = r.shard->run;
+    s["planned"] = r.shard->planned;
+    j["shard"] = s;
+  }
+  nlohmann::ordered_json units = nlohmann::ordered_json::array();
+  for (const auto& u : r.units) {
+    nlohmann::ordered_json e;
+    e["unit"] = u.unit;
+    e["kind"] = u.kind;
+    e["worker"] = u.worker;
+    e["status"] = u.lost ? std::string("lost") : std::string(mongo::to_string(u.status));
+    e["records_synced"] = u.records_synced;
+    e["deleted"] = u.deleted;
+    e["duration_seconds"] = u.duration_seconds;
+    if (u.taken_over) e["taken_over"] = true;
+    if (!u.error.empty()) e["error"] = u.error;
+    units.push_back(e);
+  }
+  j["units"] = units;
   if (r.binlog) {
     nlohmann::ordered_json b;
     b["from"] = r.binlog->from;

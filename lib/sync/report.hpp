@@ -38,6 +38,7 @@ struct TableReport {
   std::vector<std::string> warnings;
   std::vector<convert::Rename> renames;
   bool resumed = false;             // continued from a checkpoint
+  std::int64_t key_ranges = 0;      // its full sync was copied as this many key ranges (0: whole)
   std::vector<RefusedRow> refused;  // rows MongoDB could not store
 
   // The error, or else the refused rows in one line; empty when the table succeeded.
@@ -46,10 +47,33 @@ struct TableReport {
   void settle();
 };
 
+// One work unit this process worked on (a table, a key range, or a split table's finish).
+struct UnitReport {
+  std::string unit;                 // "orders", "orders [3/8]"
+  std::string kind;                 // "table", "range", "finish"
+  int worker = 0;                   // which of this host's workers (0-based)
+  mongo::TableStatus status = mongo::TableStatus::success;
+  std::uint64_t records_synced = 0;
+  std::uint64_t deleted = 0;
+  double duration_seconds = 0;
+  bool taken_over = false;          // claimed after another shard's lease on it expired
+  bool lost = false;                // another shard took it over while this one worked on it
+  std::string error;
+};
+
 struct RunReport {
   mongo::SyncType sync_type = mongo::SyncType::incremental;  // what was asked
   std::int64_t start_ms = 0, end_ms = 0;
   bool dry_run = false;
+  int jobs = 1;                               // workers on this host
+  // A sharded run (--shard): this process's shard and the run it belongs to.
+  struct Shard {
+    int index = 0, count = 0;
+    std::int64_t run = 0;                     // the run's fencing token
+    bool planned = false;                     // this shard took the run lock and planned the run
+  };
+  std::optional<Shard> shard;
+  std::vector<UnitReport> units;              // in the order they ended
   std::map<std::string, TableReport> tables;  // by table name
   std::vector<std::string> vanished;          // tables of earlier runs that no longer exist in MySQL
   // The binlog step of the run, when a table reads its changes from the binlog.

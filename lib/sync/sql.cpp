@@ -81,6 +81,20 @@ std::string key_after(const std::vector<const mysql::Column*>& key, const std::v
   return fmt::format("{}", fmt::join(ors, " OR "));
 }
 
+std::string key_at_most(const std::vector<const mysql::Column*>& key, const std::vector<std::string>& values,
+                        const Quote& quote) {
+  std::vector<std::string> ors;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    std::string term;
+    for (std::size_t j = 0; j < i; ++j)
+      term += fmt::format("{} = {} AND ", key_expression(*key[j]), key_literal(*key[j], values[j], quote));
+    term += fmt::format("{} {} {}", key_expression(*key[i]), i + 1 == key.size() ? "<=" : "<",
+                        key_literal(*key[i], values[i], quote));
+    ors.push_back(key.size() > 1 ? "(" + term + ")" : term);
+  }
+  return fmt::format("{}", fmt::join(ors, " OR "));
+}
+
 std::vector<const mysql::Column*> key_columns(const TablePlan& plan) {
   std::vector<const mysql::Column*> out;
   for (auto i : plan.key) out.push_back(plan.table.find(plan.fields[i].column));
@@ -118,16 +132,40 @@ std::string select_by_keys(const TablePlan& plan, const std::vector<std::vector<
                      fmt::join(tuples, ", "));
 }
 
+std::string range_condition(const TablePlan& plan, const std::optional<std::vector<std::string>>& lo,
+                            const std::optional<std::vector<std::string>>& hi, const Quote& quote) {
+  const auto key = key_columns(plan);
+  std::vector<std::string> parts;
+  if (lo) parts.push_back("(" + key_after(key, *lo, quote) + ")");
+  if (hi) parts.push_back("(" + key_at_most(key, *hi, quote) + ")");
+  return fmt::format("{}", fmt::join(parts, " AND "));
+}
+
 std::string select_chunk(const TablePlan& plan, const std::optional<std::vector<std::string>>& after,
-                         std::size_t limit, const Quote& quote) {
+                         std::size_t limit, const Quote& quote, const std::optional<std::vector<std::string>>& upto) {
   std::string sql = select_all(plan);
   if (!plan.has_key()) return sql;
   const auto key = key_columns(plan);
-  if (after) sql += " WHERE " + key_after(key, *after, quote);
+  if (after && upto) sql += " WHERE " + range_condition(plan, after, upto, quote);
+  else if (after) sql += " WHERE " + key_after(key, *after, quote);
+  else if (upto) sql += " WHERE " + key_at_most(key, *upto, quote);
   std::vector<std::string> order;
   for (const auto* c : key) order.push_back(key_expression(*c));
   sql += fmt::format(" ORDER BY {} LIMIT {}", fmt::join(order, ", "), limit);
   return sql;
+}
+
+std::string select_boundary(const TablePlan& plan, const std::optional<std::vector<std::string>>& after,
+                            std::uint64_t n, const Quote& quote) {
+  const auto key = key_columns(plan);
+  std::vector<std::string> cols, order;
+  for (const auto* c : key) {
+    cols.push_back(select_expression(*c));
+    order.push_back(key_expression(*c));
+  }
+  std::string sql = fmt::format("SELECT {} FROM {}", fmt::join(cols, ", "), quote_identifier(plan.table.name));
+  if (after) sql += " WHERE " + key_after(key, *after, quote);
+  return sql + fmt::format(" ORDER BY {} LIMIT 1 OFFSET {}", fmt::join(order, ", "), n > 0 ? n - 1 : 0);
 }
 
 namespace {
@@ -223,15 +261,15 @@ std::string mongo_key_order(const TablePlan& plan) {
 
 }  // namespace
 
-std::string select_keys_in_mongo_order(const TablePlan& plan) {
+std::string select_keys_in_mongo_order(const TablePlan& plan, const std::string& range) {
   std::vector<std::string> cols;
   for (auto i : plan.key) {
     const auto& f = plan.fields[i];
     const mysql::Column* c = plan.table.find(f.column);
     cols.push_back(c ? select_expression(*c) : quote_identifier(f.column));
   }
-  return fmt::format("SELECT {} FROM {} ORDER BY {}", fmt::join(cols, ", "), quote_identifier(plan.table.name),
-                     mongo_key_order(plan));
+  return fmt::format("SELECT {} FROM {}{} ORDER BY {}", fmt::join(cols, ", "), quote_identifier(plan.table.name),
+                     range.empty() ? "" : " WHERE " + range, mongo_key_order(plan));
 }
 
 std::string select_rows_in_mongo_order(const TablePlan& plan) {

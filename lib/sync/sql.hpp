@@ -30,6 +30,16 @@ std::string key_expression(const mysql::Column& column);
 std::string key_after(const std::vector<const mysql::Column*>& key, const std::vector<std::string>& values,
                       const Quote& quote);
 
+// (k1, k2, ...) <= (v1, v2, ...), expanded to ORs like key_after: the upper bound of a key range.
+std::string key_at_most(const std::vector<const mysql::Column*>& key, const std::vector<std::string>& values,
+                        const Quote& quote);
+
+// The rows of a key range (lo, hi] as an SQL condition: key > lo AND key <= hi, each bound optional (an
+// open end). Empty when both are open. Values are compared by the column's own collation, as the index
+// orders them, so consecutive ranges share no row and miss none.
+std::string range_condition(const TablePlan& plan, const std::optional<std::vector<std::string>>& lo,
+                            const std::optional<std::vector<std::string>>& hi, const Quote& quote);
+
 // SELECT <fields> FROM <table>: every row, in no particular order.
 std::string select_all(const TablePlan& plan);
 
@@ -37,9 +47,16 @@ std::string select_all(const TablePlan& plan);
 // text values, as stored in the metadata).
 std::string select_by_keys(const TablePlan& plan, const std::vector<std::vector<std::string>>& keys, const Quote& quote);
 
-// SELECT <fields> FROM <table> [WHERE key > last] ORDER BY key LIMIT n
+// SELECT <fields> FROM <table> [WHERE key > last [AND key <= upto]] ORDER BY key LIMIT n
 std::string select_chunk(const TablePlan& plan, const std::optional<std::vector<std::string>>& after,
-                         std::size_t limit, const Quote& quote);
+                         std::size_t limit, const Quote& quote,
+                         const std::optional<std::vector<std::string>>& upto = std::nullopt);
+
+// The key `n` rows after `after` (from the start when nullopt), read from the index alone: the end of a
+// key range of n rows.
+//   SELECT <key> FROM <table> [WHERE key > after] ORDER BY key LIMIT 1 OFFSET n-1
+std::string select_boundary(const TablePlan& plan, const std::optional<std::vector<std::string>>& after,
+                            std::uint64_t n, const Quote& quote);
 
 // Incremental read, ordered by (change column, key) so that rows sharing one timestamp are never skipped.
 // `mark` is (change value, key values...) of the last row written (or just the change value after a full
@@ -68,7 +85,8 @@ std::string select_null_changed(const TablePlan& plan, const std::optional<std::
 // SELECT <key> FROM <table> ORDER BY <key in MongoDB's order>: numbers and dates sort alike on both
 // sides; strings are compared by their UTF-8 bytes (MongoDB's simple collation), binary values by
 // length first, as MongoDB orders BinData.
-std::string select_keys_in_mongo_order(const TablePlan& plan);
+// With `range` (a range_condition), only the keys of that range.
+std::string select_keys_in_mongo_order(const TablePlan& plan, const std::string& range = {});
 
 // SELECT <fields> FROM <table> ORDER BY <key in MongoDB's order>: whole rows in the order of
 // select_keys_in_mongo_order, for verify's merge with the documents.

@@ -3,6 +3,7 @@
 #include "mongo/admin.hpp"
 #include "sync/copy.hpp"
 #include "sync/reconcile.hpp"
+#include "sync/recipes.hpp"
 #include "sync/sql.hpp"
 #include "sync/state.hpp"
 #include "util/stopwatch.hpp"
@@ -17,6 +18,8 @@ namespace m2m::sync {
 namespace {
 
 bool stop_requested(const TableContext& ctx) { return ctx.stop && ctx.stop->requested(); }
+
+}  // namespace
 
 Quote quoter(TableContext& ctx) {
   return [&ctx](std::string_view v) { return ctx.mysql.literal(v); };
@@ -78,7 +81,22 @@ bool key_changed(const TablePlan& plan, const std::optional<mongo::TableState>& 
 // other fields or options, i.e. the collection was built for another key.
 bool index_conflict(const Failure& f) { return f.server_code == 85 || f.server_code == 86; }
 
-}  // namespace
+bool indexes_made(const TableContext& ctx, const TablePlan& plan, const std::optional<mongo::TableState>& prior) {
+  return !ctx.make_indexes && prior && (prior->last_complete_ms || prior->last_success_ms) &&
+         prior->schema_fingerprint == plan.fingerprint;
+}
+
+std::optional<std::vector<std::string>> valid_checkpoint(const TablePlan& plan,
+                                                         const std::optional<mongo::TableState>& prior) {
+  // A checkpoint is only valid for the same columns and key it was taken with.
+  if (plan.has_key() && !key_changed(plan, prior) && prior && prior->checkpoint &&
+      prior->checkpoint->size() == plan.key.size() &&
+      (prior->checkpoint_fingerprint.empty() ? prior->schema_fingerprint : prior->checkpoint_fingerprint) ==
+          plan.fingerprint)
+    return prior->checkpoint;
+  return std::nullopt;
+}
+
 
 Status ensure_indexes(TableContext& ctx, const TablePlan& plan, const std::string& collection) {
   const std::string where = fmt::format("MongoDB collection {}", collection);
@@ -101,10 +119,7 @@ TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optio
   if (plan.has_key()) {
     bool rebuild = key_changed(plan, prior);
     std::optional<std::vector<std::string>> resume;
-    // A checkpoint is only valid for the same columns and key it was taken with.
-    if (!rebuild && prior && prior->checkpoint && prior->checkpoint->size() == plan.key.size() &&
-        (prior->checkpoint_fingerprint.empty() ? prior->schema_fingerprint : prior->checkpoint_fingerprint) ==
-            plan.fingerprint) {
+    if (!rebuild && valid_checkpoint(plan, prior)) {
       resume = prior->checkpoint;
       mark = prior->pending_mark;
       report.resumed = true;
@@ -125,9 +140,7 @@ TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optio
                                    {"checkpoint", nullptr}});
     }
     // The run that recorded this fingerprint made these indexes: no createIndexes on every run.
-    const bool indexes_made = !ctx.make_indexes && prior && (prior->last_complete_ms || prior->last_success_ms) &&
-                              prior->schema_fingerprint == plan.fingerprint;
-    if (st && !rebuild && !indexes_made) {
+    if (st && !rebuild && !indexes_made(ctx, plan, prior)) {
       st = ensure_indexes(ctx, plan, plan.collection);
       if (!st && index_conflict(st.failure())) {
         rebuild = true;

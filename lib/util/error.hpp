@@ -30,6 +30,7 @@ enum class Cause {
   lock_held,   // another run holds the run lock: the normal overlap of cron with a long run
   lease_lost,  // this run's lock was taken over; it stopped writing
   stopped,     // a stop was requested; progress was saved
+  unit_lost,   // a shard's lease on one work unit expired and another shard took the unit over
 };
 
 // What went wrong, as a value: an exit code and one line that names the problem and the fix.

@@ -124,11 +124,12 @@ TEST_CASE("status --json: the seed's scheduler and sync_data shape, extended, wi
   CHECK(r.err.empty());
   const auto j = r.json();
   REQUIRE(j.is_object());
-  CHECK(j.size() == 4);
+  CHECK(j.size() == 5);
   CHECK(j["schema_version"] == 1);
   CHECK(j["exit_code"] == 0);
   REQUIRE(j.contains("scheduler"));
   REQUIRE(j.contains("sync_data"));
+  CHECK(j["units"] == json::array());  // no work unit held (only a sharded run's shards hold them)
 
   const auto& sch = j["scheduler"];
   CHECK(sch["running"] == false);

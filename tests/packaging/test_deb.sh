@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Debian package: cpack builds it from this build tree into a temporary directory, and it holds
-# the binary (in /usr/bin, as the units' ExecStart says), the man pages, the five units, the example
+# the binary (in /usr/bin, as the units' ExecStart says), the man pages, the units (and the shard templates), the example
 # configuration as the conffile /etc/mysql2mongo/config.toml, the examples and the maintainer scripts;
 # its Depends come from dpkg-shlibdeps. The unpacked binary runs, and reads the shipped conffile.
 # lintian reports no error and no warning (no tag is overridden), and the changelog's version is the
@@ -41,6 +41,7 @@ for path in /usr/bin/mysql2mongo \
             /lib/systemd/system/mysql2mongo.service /lib/systemd/system/mysql2mongo.timer \
             /lib/systemd/system/mysql2mongo-full.service \
             /lib/systemd/system/mysql2mongo-verify.service /lib/systemd/system/mysql2mongo-verify.timer \
+            /lib/systemd/system/mysql2mongo@.service /lib/systemd/system/mysql2mongo@.timer \
             /etc/mysql2mongo/config.toml \
             /usr/share/doc/mysql2mongo/copyright /usr/share/doc/mysql2mongo/changelog.gz \
             /usr/share/bash-completion/completions/mysql2mongo \
@@ -82,7 +83,7 @@ dpkg-deb -x "$deb" "$tmp/root"
 cmp -s "$tmp/root/etc/mysql2mongo/config.toml" "$src/packaging/config.example.toml" ||
   fail "/etc/mysql2mongo/config.toml differs from packaging/config.example.toml"
 for unit in mysql2mongo.service mysql2mongo.timer mysql2mongo-full.service mysql2mongo-verify.service \
-            mysql2mongo-verify.timer; do
+            mysql2mongo-verify.timer mysql2mongo@.service mysql2mongo@.timer; do
   cmp -s "$tmp/root/lib/systemd/system/$unit" "$src/packaging/$unit" || fail "$unit differs from packaging/$unit"
 done
 for page in man1/mysql2mongo.1.gz man5/mysql2mongo.toml.5.gz; do

@@ -6,6 +6,9 @@ set -euo pipefail
 binary=$1 src=$2 build=$3
 pkg=$src/packaging
 units=(mysql2mongo.service mysql2mongo.timer mysql2mongo-full.service mysql2mongo-verify.service mysql2mongo-verify.timer)
+# The shard templates, verified as the instance of shard 0 of 3 (instance "0-3", %I "0/3").
+templates=(mysql2mongo@.service mysql2mongo@.timer)
+instances=(mysql2mongo@0-3.service mysql2mongo@0-3.timer)
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
@@ -16,7 +19,7 @@ expect() {  # expect FILE REGEX WHAT
 expect_not() {
   ! grep -Eq "$2" "$pkg/$1" || fail "$1: $3 (a line matches /$2/)"
 }
-for svc in mysql2mongo.service mysql2mongo-full.service mysql2mongo-verify.service; do
+for svc in mysql2mongo.service mysql2mongo-full.service mysql2mongo-verify.service mysql2mongo@.service; do
   expect $svc '^Type=oneshot$' "a oneshot service"
   expect $svc '^EnvironmentFile=-/etc/mysql2mongo/sync\.env$' "optional EnvironmentFile"
   expect $svc '^LoadCredential=mysql_password:/etc/mysql2mongo/mysql_password$' "password as a credential"
@@ -35,6 +38,11 @@ done
 expect mysql2mongo.service '^ExecStart=/usr/bin/mysql2mongo sync$' "ExecStart runs an incremental sync"
 expect mysql2mongo.service '^SuccessExitStatus=.*\b75\b' "exit 75 (lock held) is not a failure"
 expect mysql2mongo-full.service '^ExecStart=/usr/bin/mysql2mongo .*sync --full --wait=' "ExecStart runs a full sync"
+expect mysql2mongo@.service '^ExecStart=/usr/bin/mysql2mongo sync --shard %I$' "ExecStart runs shard %I (I/N)"
+expect mysql2mongo@.service '^SuccessExitStatus=.*\b75\b' "exit 75 (lock or shard place held) is not a failure"
+expect mysql2mongo@.timer '^Unit=mysql2mongo@%i\.service$' "triggers the same instance"
+expect mysql2mongo@.timer '^OnCalendar=\*:0/5$' "every 5 minutes, as mysql2mongo.timer"
+expect_not mysql2mongo@.timer '^RandomizedDelaySec=' "a random delay (the shards of one run must start together)"
 expect mysql2mongo.timer '^OnCalendar=\*:0/5$' "every 5 minutes (SYNC_INTERVAL=300)"
 expect mysql2mongo.timer '^Persistent=true$' "Persistent"
 expect mysql2mongo.timer '^RandomizedDelaySec=' "RandomizedDelaySec"
@@ -59,7 +67,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # verify wants ExecStart's binary to exist: point copies of the units at the one just built.
 mkdir -p "$tmp/units" "$tmp/man/man1" "$tmp/man/man5"
-for u in "${units[@]}"; do
+for u in "${units[@]}" "${templates[@]}"; do
   sed "s#/usr/bin/mysql2mongo#$binary#g" "$pkg/$u" > "$tmp/units/$u"
 done
 # Documentation=man:... is checked against the pages built in this tree, when man is there.
@@ -78,8 +86,8 @@ verify() {  # verify UNIT...: prints systemd-analyze's complaints; returns non-z
   [ $rc -eq 0 ] && [ -z "$out" ]
 }
 
-if verify "${units[@]/#/./}"; then
-  echo "ok: systemd-analyze verify ($man_opt): ${units[*]}"
+if verify "${units[@]/#/./}" "${instances[@]/#/./}"; then
+  echo "ok: systemd-analyze verify ($man_opt): ${units[*]} ${instances[*]}"
 else
   fail "systemd-analyze verify complained about the units (above)"
 fi
@@ -93,7 +101,7 @@ fi
 rm -f "$tmp/units/broken.service"
 
 # The sandbox: systemd's exposure score (0 = locked down, 10 = none) at most 2.0 ("OK").
-for svc in mysql2mongo.service mysql2mongo-full.service mysql2mongo-verify.service; do
+for svc in mysql2mongo.service mysql2mongo-full.service mysql2mongo-verify.service mysql2mongo@0-3.service; do
   if out=$(cd "$tmp/units" && SYSTEMD_LOG_COLOR=0 systemd-analyze security --offline=yes --threshold=20 --no-pager "./$svc" 2>&1); then
     echo "ok: $(printf '%s\n' "$out" | grep -o 'Overall exposure level.*' | tr -d '\n')"
   else

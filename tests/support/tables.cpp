@@ -68,7 +68,8 @@ long long settled_checkpoint(Scratch& db, const std::string& table) {
 }
 
 std::string lease_holder(Scratch& db) {
-  const auto docs = db.find("_sync_lock");
+  // The run lock's document (a sharded run also keeps one document per shard there).
+  const auto docs = db.find("_sync_lock", R"({"_id": "sync"})");
   REQUIRE(docs.size() <= 1);
   if (docs.empty() || !docs[0]["owner"].is_string()) return "";
   return docs[0]["owner"].get<std::string>();

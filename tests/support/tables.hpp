@@ -36,7 +36,8 @@ long long checkpoint_of(Scratch& db, const std::string& table);
 // run sent just before dying may still be applied after it died (by the endpoint as by a real server).
 long long settled_checkpoint(Scratch& db, const std::string& table);
 
-// Who holds the run lock now ("host:pid"), or "" when it is free (released, or never taken).
+// Who holds the run lock now ("host:pid"), or "" when it is free (released, or never taken): the
+// document {_id: "sync"} of _sync_lock.
 std::string lease_holder(Scratch& db);
 
 // `mysql2mongo --json [--config FILE] sync ARGS...`, requiring exit 0 and status "success".

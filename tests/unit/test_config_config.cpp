@@ -270,7 +270,7 @@ TEST_CASE("bad configuration values: one line naming the key, where it came from
   }
 }
 
-TEST_CASE("per-table settings are read from [tables.<name>]") {
+TEST_CASE("per-table settings are read from the tables.NAME sections") {
   TempDir dir;
   Inputs in = base(dir);
   in.config_file = dir.write("c.toml", "[tables.\"order items\"]\ncollection = \"items\"\nchange_column = \"changed\"\n"
@@ -335,6 +335,9 @@ TEST_CASE("a wrong flag value is a usage error (64), the same value from a file 
       {"mysql.ssl_ca", "--mysql-ssl-ca", "MYSQL_SSL_CA", "/"},
       {"mongodb.url", "--mongodb-url", "MONGODB_URL", "mongodb://h:port/"},
       {"mongodb.connect_timeout", "--mongodb-connect-timeout", "MONGODB_CONNECT_TIMEOUT", "0"},
+      {"sync.jobs", "--jobs", "SYNC_JOBS", "0"},
+      {"sync.jobs", "--jobs", "SYNC_JOBS", "65"},
+      {"sync.jobs", "--jobs", "SYNC_JOBS", "four"},
   };
   for (const auto& [key, flag, env, value] : cases) {
     INFO(flag << " " << value);
@@ -566,5 +569,38 @@ TEST_CASE("env files follow systemd's EnvironmentFile= grammar exactly") {
     const auto [code, msg] = load_error(in);
     CHECK(code == 78);
     CHECK(msg.rfind(in.env_file.value() + message, 0) == 0);
+  }
+}
+
+TEST_CASE("work units: sync.jobs, sync.split_rows and sync.unit_ttl, their defaults and ranges", "[config][units]") {
+  TempDir dir;
+  {
+    const auto cfg = config::load(base(dir));
+    CHECK(cfg.sync.jobs == 1);
+    CHECK(cfg.sync.split_rows == 2'000'000);
+    CHECK(cfg.sync.unit_ttl == std::chrono::seconds(60));
+  }
+  {
+    Inputs in = base(dir);
+    in.environment["SYNC_JOBS"] = "4";
+    in.config_file = dir.write("u.toml", "[sync]\njobs = 2\nsplit_rows = 500\nunit_ttl = \"3s\"\n");
+    const auto cfg = config::load(in);
+    CHECK(cfg.sync.jobs == 4);  // the environment over the file
+    CHECK(cfg.sync.split_rows == 500);
+    CHECK(cfg.sync.unit_ttl == std::chrono::seconds(3));
+    CHECK(cfg.origin.at("sync.jobs") == "SYNC_JOBS (environment)");
+  }
+  for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"jobs = 0", "0 is out of range for sync.jobs; use a value from 1 to 64"},
+           {"jobs = 65", "65 is out of range for sync.jobs; use a value from 1 to 64"},
+           {"split_rows = 99", "99 is out of range for sync.split_rows; use a value from 100 to 1000000000000"},
+           {"unit_ttl = \"500ms\"", "out of range for sync.unit_ttl; use a duration from 1s to 1h"},
+       }) {
+    INFO(text);
+    Inputs in = base(dir);
+    in.config_file = dir.write("bad.toml", "[sync]\n" + text + "\n");
+    const auto msg = config_error(in);
+    CHECK(msg.find(expected) != std::string::npos);
+    CHECK(msg.find("bad.toml:2: ") != std::string::npos);
   }
 }

@@ -11,7 +11,7 @@ using namespace m2m;
 
 TEST_CASE("a lease is live while it has an owner and has not expired", "[mongo][lease]") {
   constexpr std::int64_t now = 1'760'000'000'000;
-  mongo::LeaseInfo l{"db1:4242", now + 1, now - 60'000, 7};
+  mongo::LeaseInfo l{"db1:4242", now + 1, now - 60'000, 7, 0, false, {}};
   CHECK(l.live(now));
   // It expires at expires_at: a lease that ends now is no longer held.
   l.expires_at_ms = now;
@@ -19,7 +19,7 @@ TEST_CASE("a lease is live while it has an owner and has not expired", "[mongo][
   l.expires_at_ms = now - 1;
   CHECK_FALSE(l.live(now));
   // Released: the document stays (with its fencing token) without an owner.
-  mongo::LeaseInfo released{"", now + 120'000, now - 60'000, 7};
+  mongo::LeaseInfo released{"", now + 120'000, now - 60'000, 7, 0, false, {}};
   CHECK_FALSE(released.live(now));
 }
 

@@ -269,7 +269,7 @@ TEST_CASE("to_json(StatusReport): the seed's scheduler and sync_data, every fiel
               "status": "failed", "duration_seconds": 0.0, "collection": "bad", "change_source": "full",
               "last_success_time": null,
               "age_seconds": null, "rows_deleted": 0, "lossy_total": 0,
-              "error": "cannot create the unique index"}}}})json")
+              "error": "cannot create the unique index"}}}, "units": []})json")
                       .dump());
 }
 
@@ -324,9 +324,45 @@ TEST_CASE("to_json(StatusReport): nothing recorded is an empty tables object", "
   CHECK(j["sync_data"]["tables"].empty());
 }
 
+TEST_CASE("to_json(StatusReport): a sharded run's shards and who holds which unit", "[ops][status][json][units]") {
+  config::Config cfg;
+  auto r = report({synced("orders", 1min)});
+  r.lock_holder = "host-a:11";
+  r.shard_count = 3;
+  r.shards = {{0, 42, "host-a:11", kNow + 30'000, false}, {1, 42, "host-b:12", kNow - 1, false},
+              {2, 42, "host-c:13", kNow - 5'000, true}};
+  mongo::HeldUnit range;
+  range.unit = "orders [2/4]";
+  range.kind = "range";
+  range.owner = "host-b:12";
+  range.expires_at_ms = kNow + 45'000;
+  range.checkpoint = std::vector<std::string>{"250000"};
+  mongo::HeldUnit table;
+  table.unit = "customers";
+  table.kind = "table";
+  table.owner = "host-a:11";
+  table.expires_at_ms = kNow + 10'000;
+  r.units = {range, table};
+  const auto j = ops::to_json(r, cfg);
+  CHECK(j["scheduler"]["shard_count"] == 3);
+  CHECK(j["scheduler"]["shards"].dump() ==
+        R"([{"shard":0,"owner":"host-a:11","host":"host-a","state":"working"},)"
+        R"({"shard":1,"owner":"host-b:12","host":"host-b","state":"expired"},)"
+        R"({"shard":2,"owner":"host-c:13","host":"host-c","state":"finished"}])");
+  CHECK(j["units"].dump() ==
+        R"([{"unit":"orders [2/4]","kind":"range","owner":"host-b:12","host":"host-b",)"
+        R"("lease_expires_time":"2025-10-09T08:54:05.000Z","checkpoint":["250000"]},)"
+        R"({"unit":"customers","kind":"table","owner":"host-a:11","host":"host-a",)"
+        R"("lease_expires_time":"2025-10-09T08:53:30.000Z","checkpoint":null}])");
+  // A run of one host has no shards to show.
+  CHECK_FALSE(ops::to_json(report({synced("orders", 1min)}), cfg)["scheduler"].contains("shards"));
+  CHECK(ops::host_of_owner("db-1.example:4242") == "db-1.example");
+  CHECK(ops::host_of_owner("nocolon") == "nocolon");
+}
+
 // ---- binlog -----------------------------------------------------------------------------------------
 
-TEST_CASE("with_binlog_progress: a table the log found current is synced as of then; other records stand",
+TEST_CASE("with_binlog_progress: a table the log found current is synced as of then, other records stand",
           "[ops][status][binlog]") {
   mongo::BinlogState b;
   b.tables["quiet"] = {"mysql-bin.000003", 400, false, kNow - 1'000};

@@ -187,7 +187,7 @@ TEST_CASE("to_json(RunReport): the seed's trigger response, totals over the tabl
   CHECK(keys == std::vector<std::string>{"sync_type", "start_time", "end_time", "duration_seconds",
                                          "total_records_synced", "successful_tables", "failed_tables", "status",
                                          "total_records_deleted", "total_lossy_values", "dry_run", "tables",
-                                         "vanished_tables"});
+                                         "vanished_tables", "jobs", "units"});
   CHECK(j["sync_type"] == "full");
   CHECK(j["start_time"] == "2025-10-09T08:53:20.000Z");
   CHECK(j["end_time"] == "2025-10-09T08:53:21.250Z");
@@ -213,4 +213,38 @@ TEST_CASE("to_json(RunReport): the seed's trigger response, totals over the tabl
   CHECK(d["vanished_tables"].is_array());
   CHECK(d["vanished_tables"].empty());
   CHECK(d["status"] == "success");
+}
+
+TEST_CASE("to_json(RunReport): the workers, a shard's run and every unit this process worked on", "[sync][report][json][units]") {
+  auto r = run_of({ok("orders", 30)});
+  r.jobs = 4;
+  CHECK_FALSE(sync::to_json(r).contains("shard"));
+  CHECK(sync::to_json(r)["units"] == nlohmann::ordered_json::array());
+  r.shard = sync::RunReport::Shard{1, 3, 42, false};
+  sync::UnitReport done;
+  done.unit = "orders [2/3]";
+  done.kind = "range";
+  done.worker = 2;
+  done.records_synced = 10;
+  done.taken_over = true;
+  sync::UnitReport lost;
+  lost.unit = "orders [3/3]";
+  lost.kind = "range";
+  lost.status = mongo::TableStatus::failed;
+  lost.lost = true;
+  lost.error = "taken over";
+  r.units = {done, lost};
+  const auto j = sync::to_json(r);
+  CHECK(j["jobs"] == 4);
+  CHECK(j["shard"].dump() == R"({"index":1,"count":3,"run":42,"planned":false})");
+  REQUIRE(j["units"].size() == 2);
+  CHECK(j["units"][0].dump() ==
+        R"({"unit":"orders [2/3]","kind":"range","worker":2,"status":"success","records_synced":10,"deleted":0,)"
+        R"("duration_seconds":0.0,"taken_over":true})");
+  CHECK(j["units"][1]["status"] == "lost");
+  CHECK(j["units"][1]["error"] == "taken over");
+  auto t = ok("orders", 30);
+  t.key_ranges = 3;
+  CHECK(sync::to_json(t)["key_ranges"] == 3);
+  CHECK_FALSE(sync::to_json(ok("x", 1)).contains("key_ranges"));
 }

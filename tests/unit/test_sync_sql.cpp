@@ -149,3 +149,34 @@ TEST_CASE("one probe finds which incremental tables have rows to read", "[sync][
             " LIMIT 1) UNION ALL SELECT 1 FROM DUAL WHERE EXISTS (SELECT 1 FROM `b` WHERE (X OR `updated_at` IS NULL) "
             "LIMIT 1)");
 }
+
+TEST_CASE("key ranges: from lo (excluded) to hi (included) by the column's own comparison, composite keys expanded", "[sync][sql][units]") {
+  auto a = col("a", "int"), b = col("b", "varchar");
+  CHECK(sync::key_at_most({&a}, {"5"}, quote) == "`a` <= 5");
+  CHECK(sync::key_at_most({&a, &b}, {"5", "q"}, quote) == "(`a` < 5) OR (`a` = 5 AND `b` <= 'q')");
+  auto p = plan_of({col("a", "int"), col("b", "varchar"), col("v", "int")}, {0, 1});
+  const std::vector<std::string> lo{"1", "x"}, hi{"5", "q"};
+  CHECK(sync::range_condition(p, lo, hi, quote) ==
+        "((`a` > 1) OR (`a` = 1 AND `b` > 'x')) AND ((`a` < 5) OR (`a` = 5 AND `b` <= 'q'))");
+  CHECK(sync::range_condition(p, std::nullopt, hi, quote) == "((`a` < 5) OR (`a` = 5 AND `b` <= 'q'))");
+  CHECK(sync::range_condition(p, lo, std::nullopt, quote) == "((`a` > 1) OR (`a` = 1 AND `b` > 'x'))");
+  CHECK(sync::range_condition(p, std::nullopt, std::nullopt, quote).empty());
+  // A range's chunks: after the checkpoint (or lo), never past hi.
+  auto one = plan_of({col("id", "int"), col("v", "varchar")}, {0});
+  CHECK(sync::select_chunk(one, std::vector<std::string>{"10"}, 50, quote, std::vector<std::string>{"20"}) ==
+        "SELECT `id`, `v` FROM `order items` WHERE (`id` > 10) AND (`id` <= 20) ORDER BY `id` LIMIT 50");
+  CHECK(sync::select_chunk(one, std::nullopt, 50, quote, std::vector<std::string>{"20"}) ==
+        "SELECT `id`, `v` FROM `order items` WHERE `id` <= 20 ORDER BY `id` LIMIT 50");
+  // The delete merge of one range.
+  CHECK(sync::select_keys_in_mongo_order(one, sync::range_condition(one, std::vector<std::string>{"10"}, std::nullopt, quote)) ==
+        "SELECT `id` FROM `order items` WHERE (`id` > 10) ORDER BY `id`");
+}
+
+TEST_CASE("range boundaries are read from the key alone, n rows on", "[sync][sql][units]") {
+  auto p = plan_of({col("a", "int"), col("b", "varchar"), col("v", "int")}, {0, 1});
+  CHECK(sync::select_boundary(p, std::nullopt, 1000, quote) ==
+        "SELECT `a`, `b` FROM `order items` ORDER BY `a`, `b` LIMIT 1 OFFSET 999");
+  CHECK(sync::select_boundary(p, std::vector<std::string>{"3", "it's"}, 1000, quote) ==
+        "SELECT `a`, `b` FROM `order items` WHERE (`a` > 3) OR (`a` = 3 AND `b` > 'it''s') ORDER BY `a`, `b` LIMIT 1 "
+        "OFFSET 999");
+}

@@ -282,6 +282,7 @@ class Endpoint(object):
             q = {}
         if not isinstance(q, dict):
             raise CmdError(14, "filter must be an object")
+        q = adapter.resolve_now(q)
         if coll is None:
             validate_filter(q)
             return []
@@ -336,6 +337,7 @@ class Endpoint(object):
         return adapter.apply_update(doc, u, q if positional and not is_insert else None)
 
     def _apply_pipeline(self, db, doc, pipeline):
+        pipeline = adapter.resolve_now(pipeline)
         for stage in pipeline:
             if not isinstance(stage, dict) or len(stage) != 1:
                 raise CmdError(9, "each update pipeline stage must be an object with one field")

@@ -20,6 +20,7 @@ Decimal128) for the same reason as above, and come out as Decimal128 again.
 """
 
 import copy
+import datetime
 import decimal
 
 import mongomock
@@ -43,6 +44,49 @@ def _error(exc):
         return CmdError(238, "not supported by the mysql2mongo test endpoint (mongomock): %s"
                         % exc)
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# $$NOW
+
+def _uses_now(v):
+    if isinstance(v, str):
+        return v == "$$NOW"
+    if isinstance(v, dict):
+        return any(_uses_now(x) for x in v.values())
+    if isinstance(v, list):
+        return any(_uses_now(x) for x in v)
+    return False
+
+
+def _with_now(v, now):
+    if isinstance(v, str):
+        return now if v == "$$NOW" else v
+    if isinstance(v, dict):
+        out = {k: _with_now(x, now) for k, x in v.items()}
+        # {$add: [date, ms...]} of constants: a date, as MongoDB computes it (mongomock's $add takes
+        # numbers only).
+        if len(out) == 1 and "$add" in out and isinstance(out["$add"], list):
+            args = out["$add"]
+            dates = [a for a in args if isinstance(a, datetime.datetime)]
+            nums = [a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool)]
+            if len(dates) == 1 and len(dates) + len(nums) == len(args):
+                return dates[0] + datetime.timedelta(milliseconds=sum(nums))
+        return out
+    if isinstance(v, list):
+        return [_with_now(x, now) for x in v]
+    return v
+
+
+def resolve_now(v):
+    """v (a filter or an update pipeline) with the system variable $$NOW replaced by the server's
+    current time, the same instant for the whole command, as MongoDB 4.2+ evaluates it (mongomock
+    knows no $$NOW)."""
+    if not _uses_now(v):
+        return v
+    now = datetime.datetime.utcnow()
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    return _with_now(v, now)
 
 
 # --------------------------------------------------------------------------------------------

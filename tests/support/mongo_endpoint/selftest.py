@@ -541,6 +541,19 @@ def test_collections(c, db):
     check(take("b:2", later)["owner"] == "b:2", "lease: expired lease is taken over")
     r = db.lock.update_one({"_id": "sync", "owner": "a:1"}, {"$set": {"x": 1}})
     check(r.matched_count == 0, "lease: old owner's renewal matches nothing")
+    # leases on the server's clock: $$NOW in $expr filters and in pipeline updates ($add of a date)
+    db.units.drop()
+    db.units.insert_many([{"_id": 1, "state": "claimed", "exp": datetime.datetime(2000, 1, 1)},
+                          {"_id": 2, "state": "claimed", "exp": datetime.datetime(2999, 1, 1)}])
+    got = db.units.find_one_and_update(
+        {"state": "claimed", "$expr": {"$lt": ["$exp", "$$NOW"]}},
+        [{"$set": {"owner": "b:2", "exp": {"$add": ["$$NOW", 60000]},
+                   "token": {"$add": [{"$ifNull": ["$token", 0]}, 1]}}}],
+        return_document=ReturnDocument.AFTER)
+    before = datetime.datetime.utcnow()
+    check(got is not None and got["_id"] == 1 and got["token"] == 1, "$$NOW: the expired lease is claimed", got)
+    check(got["exp"] > before + datetime.timedelta(seconds=50), "$$NOW + 60 s is a date a minute ahead", got)
+    check(db.units.count_documents({"$expr": {"$lt": ["$exp", "$$NOW"]}}) == 0, "$$NOW: nothing expired now")
     # dropDatabase
     c.drop_database("t2")
     check("t2" not in c.list_database_names(), "dropDatabase / listDatabases")
