@@ -35,7 +35,7 @@ packages=(
   # zone data: the log file test checks the UTC offset of a zone that has one; the DST tests load zones
   tzdata
   # the benchmarks (bench/run.sh): GNU time for the tool's peak RSS and CPU time, callgrind for the
-  # instructions per row of BENCH_CALLGRIND=1
+  # instructions per row of BENCH_CALLGRIND=1 and of bench/cpu.sh
   time valgrind
 )
 

@@ -4,6 +4,7 @@
 // SQL NULL), with the session in utf8mb4 and time_zone '+00:00'.
 #pragma once
 
+#include "mongo/builder.hpp"
 #include "mysql/schema.hpp"
 #include "util/error.hpp"
 
@@ -82,7 +83,25 @@ Expected<std::vector<FieldPlan>> plan_fields(const mysql::Table& table, const Ty
 // convert/detail.hpp).
 class LossReport {
 public:
-  void add(const std::string& column, const std::string& reason, std::uint64_t n = 1);
+  LossReport() = default;
+  // The copies and moves forget the last counter added to (it points into the other report's map).
+  LossReport(const LossReport& other) : counts_(other.counts_) {}
+  LossReport(LossReport&& other) noexcept : counts_(std::move(other.counts_)) { other.last_ = {}; }
+  LossReport& operator=(const LossReport& other) {
+    counts_ = other.counts_;
+    last_ = {};
+    return *this;
+  }
+  LossReport& operator=(LossReport&& other) noexcept {
+    counts_ = std::move(other.counts_);
+    last_ = {};
+    other.last_ = {};
+    return *this;
+  }
+
+  // A column with a lossy value usually has one in every row: the counter last added to is found again
+  // without a lookup in the maps.
+  void add(const std::string& column, std::string_view reason, std::uint64_t n = 1);
   void merge(const LossReport& other);
   std::uint64_t total() const;
   bool empty() const { return counts_.empty(); }
@@ -91,14 +110,24 @@ public:
 
 private:
   std::map<std::string, std::map<std::string, std::uint64_t>> counts_;
+  struct Last {
+    std::string column, reason;
+    std::uint64_t* count = nullptr;  // a node of counts_: map nodes stay where they are
+  } last_;
 };
 
 // Appends one value (data == nullptr means SQL NULL) to doc under plan.field. Never throws on bad data:
 // a value that cannot be converted as planned is stored as its exact string and counted in `loss`.
-void append_value(bson_t* doc, const FieldPlan& plan, const char* data, std::size_t length,
-                  LossReport& loss);
+// Returns true when the value was stored exactly (nothing was counted).
+bool append_value(mongo::BsonBuilder& doc, const FieldPlan& plan, const char* data, std::size_t length, LossReport& loss);
 
 // Same, under an explicit key (used to build filters and _id documents).
+bool append_value_as(mongo::BsonBuilder& doc, std::string_view key, const FieldPlan& plan, const char* data,
+                     std::size_t length, LossReport& loss);
+
+// The same conversions onto a libbson document, for code that builds one value at a time.
+void append_value(bson_t* doc, const FieldPlan& plan, const char* data, std::size_t length,
+                  LossReport& loss);
 void append_value_as(bson_t* doc, std::string_view key, const FieldPlan& plan, const char* data,
                      std::size_t length, LossReport& loss);
 

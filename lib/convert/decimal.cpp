@@ -35,6 +35,28 @@ bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 }  // namespace
 
 DecimalParse decimal128_from_text(std::string_view text, bson_decimal128_t& out) noexcept {
+  // What DECIMAL(p <= 19) columns hold: "[-]digits[.digits]" with at most 19 digits in all. The digits
+  // are the coefficient and the fraction's length the exponent, exactly what the general path below
+  // gives for such text (no zero is dropped below 35 digits), in one pass.
+  {
+    const char* p = text.data();
+    const char* const end = p + text.size();
+    bool negative = false;
+    if (p != end && (*p == '-' || *p == '+')) negative = *p++ == '-';
+    std::uint64_t coefficient = 0;
+    int int_digits = 0, frac_digits = 0;
+    for (; p != end && is_digit(*p) && int_digits < 20; ++p, ++int_digits)
+      coefficient = coefficient * 10 + static_cast<unsigned>(*p - '0');
+    if (p != end && *p == '.') {
+      for (++p; p != end && is_digit(*p) && int_digits + frac_digits < 20; ++p, ++frac_digits)
+        coefficient = coefficient * 10 + static_cast<unsigned>(*p - '0');
+    }
+    if (p == end && int_digits + frac_digits > 0 && int_digits + frac_digits <= 19) {
+      out = encode(negative, coefficient, -frac_digits);
+      return DecimalParse::ok;
+    }
+  }
+
   std::size_t pos = 0;
   bool negative = false;
   if (pos < text.size() && (text[pos] == '-' || text[pos] == '+')) negative = text[pos++] == '-';

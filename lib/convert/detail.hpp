@@ -2,6 +2,8 @@
 // nothing outside lib/convert/ and tests/unit/test_convert_*.cpp should include this header.
 #pragma once
 
+#include "mongo/builder.hpp"
+
 #include <bson/bson.h>
 
 #include <cstdint>
@@ -53,6 +55,24 @@ DateParse parse_datetime(std::string_view text, std::int64_t& epoch_ms, bool& tr
 // True if text is MySQL's TIME form "[-]HH:MM:SS[.ffffff]" (2 or 3 hour digits, within +-838:59:59).
 bool valid_time(std::string_view text) noexcept;
 
+// "[+|-]digits" as a whole, within int64: what std::from_chars accepts after an optional '+', written out
+// because it runs for most columns of most rows. False for anything else (empty, other characters,
+// overflow); value is then unchanged.
+bool parse_int64(std::string_view text, std::int64_t& value) noexcept;
+
+// The whole text as a double, exactly as std::from_chars (general format) reads it: the nearest double,
+// "-0" is negative zero, "inf"/"nan" are read too (the caller rejects what is not finite). MySQL prints
+// most DOUBLE values with at most 17 significant digits and no exponent: when the digits fit 2^53 and
+// there are at most 22 after the point, one correctly rounded division gives the same double, and the
+// rest goes to std::from_chars. False when from_chars would not read the whole text.
+bool parse_double(std::string_view text, double& value) noexcept;
+
+// Whether text is UTF-8 exactly as bson_utf8_validate(text, len, allow_null = true) judges it: the
+// shortest form of code points up to U+10FFFF, no surrogates, NUL bytes allowed, and also the two-byte
+// NUL C0 80 that libbson lets through. Written out because libbson's validator decodes every code point
+// (about twenty instructions a byte) and runs for most text values; ASCII goes eight bytes at a time.
+bool valid_utf8(std::string_view text) noexcept;
+
 enum class DecimalParse { ok, too_wide, invalid };
 
 // Exact conversion of decimal text ("-12.50", "1e3", "007") to Decimal128, keeping the scale ("1.50" has
@@ -79,6 +99,6 @@ struct JsonStats {
 };
 
 // Parses JSON text and appends it under key; on failure nothing is appended. Never throws.
-bool append_json_value(bson_t* doc, std::string_view key, std::string_view json_text, JsonStats* stats);
+bool append_json_value(mongo::BsonBuilder& doc, std::string_view key, std::string_view json_text, JsonStats* stats);
 
 }  // namespace m2m::convert::detail

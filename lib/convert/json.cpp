@@ -17,10 +17,11 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <deque>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace m2m::convert {
 
@@ -82,27 +83,37 @@ bool to_decimal128(const Decimal& d, bson_decimal128_t& out) {
   return detail::decimal128_from_text(text, out) == detail::DecimalParse::ok;
 }
 
+// True when a JSON number without an exponent has at most 15 significant digits (DBL_DIG) and at most 22
+// after the point: its nearest double then prints back as the same decimal value, so the round trip
+// below is known to succeed, and parse_double reads it exactly.
+bool short_decimal(std::string_view text) {
+  std::size_t significant = 0, fraction = 0;
+  bool in_fraction = false;
+  for (const char c : text) {
+    if (c == '-') continue;
+    if (c == '.') {
+      in_fraction = true;
+      continue;
+    }
+    if (c < '0' || c > '9') return false;  // an exponent
+    if (significant > 0 || c != '0') ++significant;
+    if (in_fraction) ++fraction;
+  }
+  return significant <= 15 && fraction <= 22;
+}
+
 class Parser {
 public:
-  Parser(std::string_view text, bson_t* root) : s_(text), root_(root) {}
-
-  ~Parser() {
-    // Closes any container left open by a parse error, so the scratch document can be destroyed.
-    while (!stack_.empty()) {
-      bson_t* parent = stack_.size() > 1 ? &stack_[stack_.size() - 2].doc : root_;
-      if (stack_.back().is_array) bson_append_array_end(parent, &stack_.back().doc);
-      else bson_append_document_end(parent, &stack_.back().doc);
-      stack_.pop_back();
-    }
-  }
+  Parser(std::string_view text, mongo::BsonBuilder& out) : s_(text), out_(out) {}
 
   std::uint64_t nul_keys = 0;
   std::uint64_t wide_integers = 0;    // kept as text
   std::uint64_t rounded_numbers = 0;  // stored as the nearest double, or as text
 
-  // The whole text as one value, under `key` in the root document.
+  // The whole text as one value, under `key` in the builder's document. On failure the builder may hold
+  // part of it (the caller truncates).
   bool parse(std::string_view key) {
-    key_.assign(key);
+    key_ = key;
     skip_ws();
     if (!value()) return false;
     // Containers are closed as their closing bracket is read; the loop handles them iteratively, so
@@ -114,7 +125,8 @@ public:
       const char close = f.is_array ? ']' : '}';
       if (s_[pos_] == close) {
         ++pos_;
-        if (!end_container()) return false;
+        if (!out_.end(f.at)) return false;
+        stack_.pop_back();
         continue;
       }
       if (f.count > 0) {
@@ -123,14 +135,13 @@ public:
         skip_ws();
       }
       if (f.is_array) {
-        char buffer[16];
-        const char* k = nullptr;
-        const std::size_t n = bson_uint32_to_string(f.count, &k, buffer, sizeof buffer);
-        key_.assign(k, n);
+        key_ = mongo::BsonBuilder::array_key(f.count, index_);
       } else {
-        if (at_end() || s_[pos_] != '"' || !string_text(key_)) return false;
-        if (key_.find('\0') != std::string::npos) {
-          std::erase(key_, '\0');
+        if (at_end() || s_[pos_] != '"' || !string_text(key_, key_buffer_)) return false;
+        if (key_.find('\0') != std::string_view::npos) {
+          if (key_.data() != key_buffer_.data()) key_buffer_.assign(key_);
+          std::erase(key_buffer_, '\0');
+          key_ = key_buffer_;
           ++nul_keys;
         }
         skip_ws();
@@ -147,7 +158,7 @@ public:
 
 private:
   struct Frame {
-    bson_t doc;
+    std::size_t at = 0;  // the container's position in the builder
     bool is_array = false;
     std::uint32_t count = 0;
   };
@@ -156,9 +167,6 @@ private:
   void skip_ws() {
     while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
   }
-  bson_t* parent() { return stack_.empty() ? root_ : &stack_.back().doc; }
-  const char* k() const { return key_.data(); }
-  int klen() const { return static_cast<int>(key_.size()); }
 
   bool literal(std::string_view word) {
     if (s_.substr(pos_, word.size()) != word) return false;
@@ -174,35 +182,21 @@ private:
       case '[': {
         const bool is_array = s_[pos_] == '[';
         ++pos_;
-        // std::deque keeps the address of every frame stable as frames are pushed: libbson's child
-        // documents point at their parents.
-        bson_t* p = parent();
-        stack_.emplace_back();
-        Frame& f = stack_.back();
-        f.is_array = is_array;
-        const bool ok = is_array ? bson_append_array_begin(p, k(), klen(), &f.doc)
-                                 : bson_append_document_begin(p, k(), klen(), &f.doc);
-        if (!ok) stack_.pop_back();
-        return ok;
+        const std::size_t at = is_array ? out_.begin_array(key_) : out_.begin_document(key_);
+        if (at == 0) return false;
+        stack_.push_back(Frame{at, is_array, 0});
+        return true;
       }
       case '"': {
-        std::string text;
-        if (!string_text(text) || text.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) return false;
-        return bson_append_utf8(parent(), k(), klen(), text.data(), static_cast<int>(text.size()));
+        std::string_view text;
+        if (!string_text(text, value_buffer_)) return false;
+        return out_.append_utf8(key_, text);
       }
-      case 't': return literal("true") && bson_append_bool(parent(), k(), klen(), true);
-      case 'f': return literal("false") && bson_append_bool(parent(), k(), klen(), false);
-      case 'n': return literal("null") && bson_append_null(parent(), k(), klen());
+      case 't': return literal("true") && out_.append_bool(key_, true);
+      case 'f': return literal("false") && out_.append_bool(key_, false);
+      case 'n': return literal("null") && out_.append_null(key_);
       default: return number();
     }
-  }
-
-  bool end_container() {
-    Frame& f = stack_.back();
-    bson_t* p = stack_.size() > 1 ? &stack_[stack_.size() - 2].doc : root_;
-    const bool ok = f.is_array ? bson_append_array_end(p, &f.doc) : bson_append_document_end(p, &f.doc);
-    stack_.pop_back();
-    return ok;
   }
 
   bool number() {
@@ -228,18 +222,17 @@ private:
       integral = false;
     }
     const std::string_view text = s_.substr(start, pos_ - start);
-    bson_t* p = parent();
     if (integral) {
       std::int64_t v = 0;
-      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-      if (ec == std::errc() && end == text.data() + text.size()) {
+      if (detail::parse_int64(text, v)) {
         if (v >= std::numeric_limits<std::int32_t>::min() && v <= std::numeric_limits<std::int32_t>::max())
-          return bson_append_int32(p, k(), klen(), static_cast<std::int32_t>(v));
-        return bson_append_int64(p, k(), klen(), v);
+          return out_.append_int32(key_, static_cast<std::int32_t>(v));
+        return out_.append_int64(key_, v);
       }
     }
-    const Decimal exact = reduce(text);
     double d = 0;
+    if (!integral && short_decimal(text) && detail::parse_double(text, d)) return out_.append_double(key_, d);
+    const Decimal exact = reduce(text);
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
     const bool have_double = ec == std::errc() && std::isfinite(d);
     if (have_double && !integral) {
@@ -247,19 +240,19 @@ private:
       char buffer[32];
       const auto r = std::to_chars(buffer, buffer + sizeof buffer, d);
       if (r.ec == std::errc() && reduce(std::string_view(buffer, static_cast<std::size_t>(r.ptr - buffer))) == exact)
-        return bson_append_double(p, k(), klen(), d);
+        return out_.append_double(key_, d);
     }
     // As written when that fits (the scale is kept: 1.50 stays 1.50), else with its zeros folded into the
     // exponent.
     bson_decimal128_t dec;
     if (detail::decimal128_from_text(text, dec) == detail::DecimalParse::ok || to_decimal128(exact, dec))
-      return bson_append_decimal128(p, k(), klen(), &dec);
+      return out_.append_decimal128(key_, dec);
     if (have_double && !integral) {
       ++rounded_numbers;
-      return bson_append_double(p, k(), klen(), d);
+      return out_.append_double(key_, d);
     }
     ++(integral ? wide_integers : rounded_numbers);
-    return bson_append_utf8(p, k(), klen(), text.data(), static_cast<int>(text.size()));
+    return out_.append_utf8(key_, text);
   }
 
   static int hex(char c) {
@@ -298,32 +291,41 @@ private:
     }
   }
 
-  // A string at pos_ (which is '"'), escapes resolved; its bytes must be UTF-8.
-  bool string_text(std::string& out) {
-    out.clear();
+  static bool is_utf8(std::string_view text) { return detail::valid_utf8(text); }
+
+  // A string at pos_ (which is '"'), escapes resolved; its bytes must be UTF-8. `out` is the text inside
+  // the quotes when it has no escape, else `buffer` holding it resolved.
+  bool string_text(std::string_view& out, std::string& buffer) {
     ++pos_;
+    const std::size_t first = pos_;
+    bool escaped = false;
     while (true) {
-      // Copy the run of plain bytes at once.
+      // A run of plain bytes.
       const std::size_t from = pos_;
       while (pos_ < s_.size() && s_[pos_] != '"' && s_[pos_] != '\\' && static_cast<unsigned char>(s_[pos_]) >= 0x20) ++pos_;
-      out.append(s_.data() + from, pos_ - from);
+      if (escaped) buffer.append(s_.data() + from, pos_ - from);
       if (at_end() || static_cast<unsigned char>(s_[pos_]) < 0x20) return false;
       if (s_[pos_] == '"') {
+        out = escaped ? std::string_view(buffer) : s_.substr(first, pos_ - first);
         ++pos_;
-        return bson_utf8_validate(out.data(), out.size(), true);
+        return is_utf8(out);
+      }
+      if (!escaped) {
+        buffer.assign(s_.data() + first, pos_ - first);
+        escaped = true;
       }
       ++pos_;  // the backslash
       if (at_end()) return false;
       const char e = s_[pos_++];
       switch (e) {
-        case '"': out.push_back('"'); break;
-        case '\\': out.push_back('\\'); break;
-        case '/': out.push_back('/'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
+        case '"': buffer.push_back('"'); break;
+        case '\\': buffer.push_back('\\'); break;
+        case '/': buffer.push_back('/'); break;
+        case 'b': buffer.push_back('\b'); break;
+        case 'f': buffer.push_back('\f'); break;
+        case 'n': buffer.push_back('\n'); break;
+        case 'r': buffer.push_back('\r'); break;
+        case 't': buffer.push_back('\t'); break;
         case 'u': {
           unsigned cp = 0;
           if (!hex4(cp)) return false;
@@ -337,7 +339,7 @@ private:
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
             return false;
           }
-          put_utf8(out, cp);
+          put_utf8(buffer, cp);
           break;
         }
         default: return false;
@@ -347,46 +349,40 @@ private:
 
   std::string_view s_;
   std::size_t pos_ = 0;
-  bson_t* root_;
-  std::deque<Frame> stack_;
-  std::string key_;
+  mongo::BsonBuilder& out_;
+  std::vector<Frame> stack_;
+  std::string_view key_;      // the key of the next value: into s_, key_buffer_ or index_
+  std::string key_buffer_;    // a key with escapes or NUL bytes
+  std::string value_buffer_;  // a string value with escapes
+  char index_[16] = {};       // an array index
 };
 
 }  // namespace
 
 namespace detail {
 
-bool append_json_value(bson_t* doc, std::string_view key, std::string_view json_text, JsonStats* stats) {
-  // The value is built in a scratch document first, so a parse error halfway leaves doc untouched.
-  bson_t scratch;
-  bson_init(&scratch);
-  bool ok = false;
-  JsonStats found;
-  {
-    Parser parser(json_text, &scratch);
-    ok = parser.parse("v");
-    found.nul_keys = parser.nul_keys;
-    found.wide_integers = parser.wide_integers;
-    found.rounded_numbers = parser.rounded_numbers;
+bool append_json_value(mongo::BsonBuilder& doc, std::string_view key, std::string_view json_text, JsonStats* stats) {
+  // A parse error halfway leaves doc as it was: what was appended is cut off again.
+  const std::size_t mark = doc.mark();
+  Parser parser(json_text, doc);
+  if (!parser.parse(key)) {
+    doc.truncate(mark);
+    return false;
   }
-  bson_iter_t it;
-  if (ok && bson_iter_init(&it, &scratch) && bson_iter_next(&it))
-    ok = bson_append_iter(doc, key.data(), static_cast<int>(key.size()), &it);
-  else
-    ok = false;
-  bson_destroy(&scratch);
-  if (ok && stats) {
-    stats->nul_keys += found.nul_keys;
-    stats->wide_integers += found.wide_integers;
-    stats->rounded_numbers += found.rounded_numbers;
+  if (stats) {
+    stats->nul_keys += parser.nul_keys;
+    stats->wide_integers += parser.wide_integers;
+    stats->rounded_numbers += parser.rounded_numbers;
   }
-  return ok;
+  return true;
 }
 
 }  // namespace detail
 
 bool append_json(bson_t* doc, std::string_view key, std::string_view json_text) {
-  return detail::append_json_value(doc, key, json_text, nullptr);
+  mongo::BsonBuilder one;
+  if (!detail::append_json_value(one, key, json_text, nullptr)) return false;
+  return bson_concat(doc, one.view());
 }
 
 }  // namespace m2m::convert

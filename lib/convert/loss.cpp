@@ -3,9 +3,17 @@
 
 namespace m2m::convert {
 
-void LossReport::add(const std::string& column, const std::string& reason, std::uint64_t n) {
+void LossReport::add(const std::string& column, std::string_view reason, std::uint64_t n) {
   if (n == 0) return;
-  counts_[column][reason] += n;
+  if (last_.count && last_.reason == reason && last_.column == column) {
+    *last_.count += n;
+    return;
+  }
+  std::uint64_t& count = counts_[column][std::string(reason)];
+  count += n;
+  last_.column = column;
+  last_.reason = reason;
+  last_.count = &count;
 }
 
 void LossReport::merge(const LossReport& other) {

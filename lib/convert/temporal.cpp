@@ -22,6 +22,14 @@ bool read_digits(std::string_view text, std::size_t pos, std::size_t n, int& val
   return true;
 }
 
+// The two digits at p as a number, or -1.
+int two_digits(const char* p) noexcept {
+  const auto hi = static_cast<unsigned>(static_cast<unsigned char>(p[0]) - '0');
+  const auto lo = static_cast<unsigned>(static_cast<unsigned char>(p[1]) - '0');
+  if (hi > 9 || lo > 9) return -1;
+  return static_cast<int>(hi * 10 + lo);
+}
+
 bool is_leap(std::int64_t y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 unsigned days_in_month(std::int64_t y, unsigned m) noexcept {
@@ -41,30 +49,31 @@ std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) no
 }
 
 DateParse parse_datetime(std::string_view text, std::int64_t& epoch_ms, bool& truncated) noexcept {
+  // Runs for every date of every row: the fixed layout is checked with direct indexing once the length
+  // is known, instead of a bounds check per digit.
   truncated = false;
-  int year = 0, month = 0, day = 0;
-  if (!read_digits(text, 0, 4, year) || text.size() < 10 || text[4] != '-' ||
-      !read_digits(text, 5, 2, month) || text[7] != '-' || !read_digits(text, 8, 2, day))
-    return DateParse::invalid;
+  const std::size_t n = text.size();
+  const char* s = text.data();
+  if (n < 10 || s[4] != '-' || s[7] != '-') return DateParse::invalid;
+  const int y_hi = two_digits(s), y_lo = two_digits(s + 2), month = two_digits(s + 5), day = two_digits(s + 8);
+  if ((y_hi | y_lo | month | day) < 0) return DateParse::invalid;
+  const int year = y_hi * 100 + y_lo;
 
   int hour = 0, minute = 0, second = 0, millis = 0;
-  std::size_t pos = 10;
-  if (pos < text.size()) {
-    if ((text[pos] != ' ' && text[pos] != 'T') || !read_digits(text, pos + 1, 2, hour) ||
-        text.size() < pos + 9 || text[pos + 3] != ':' || !read_digits(text, pos + 4, 2, minute) ||
-        text[pos + 6] != ':' || !read_digits(text, pos + 7, 2, second))
-      return DateParse::invalid;
-    pos += 9;
-    if (pos < text.size()) {
-      if (text[pos] != '.' || pos + 1 == text.size()) return DateParse::invalid;
-      for (std::size_t i = pos + 1; i < text.size(); ++i) {
-        const char c = text[i];
+  if (n > 10) {
+    if ((s[10] != ' ' && s[10] != 'T') || n < 19 || s[13] != ':' || s[16] != ':') return DateParse::invalid;
+    hour = two_digits(s + 11);
+    minute = two_digits(s + 14);
+    second = two_digits(s + 17);
+    if ((hour | minute | second) < 0) return DateParse::invalid;
+    if (n > 19) {
+      if (s[19] != '.' || n == 20) return DateParse::invalid;
+      static constexpr int kScale[] = {100, 10, 1};
+      for (std::size_t i = 20; i < n; ++i) {
+        const char c = s[i];
         if (!is_digit(c)) return DateParse::invalid;
-        const std::size_t index = i - pos - 1;  // 0 = tenths
-        if (index < 3)
-          millis += (c - '0') * (index == 0 ? 100 : index == 1 ? 10 : 1);
-        else if (c != '0')
-          truncated = true;
+        if (i < 23) millis += (c - '0') * kScale[i - 20];
+        else if (c != '0') truncated = true;
       }
     }
   }

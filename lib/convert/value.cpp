@@ -2,12 +2,14 @@
 //
 // Nothing here throws on bad data: a value that cannot be converted as planned is kept as its exact text
 // (a string when it is UTF-8, binary otherwise) and counted in the LossReport with the reason.
+//
+// The values are written by a mongo::BsonBuilder (mongo/builder.hpp): this runs for every column of every
+// row, and libbson's own appenders cost more than most conversions.
 #include "convert/convert.hpp"
 #include "convert/detail.hpp"
 
 #include "util/text.hpp"
 
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -21,23 +23,27 @@ namespace {
 
 namespace reason = detail::reason;
 
-// Where a value goes and whom to blame for a loss.
+// Where a value goes and whom to blame for a loss. `counted` tells the caller whether the value was
+// converted exactly.
 struct Target {
-  bson_t* doc;
+  mongo::BsonBuilder& doc;
   std::string_view key;
   const std::string& column;
   LossReport& loss;
+  bool& counted;
 
-  const char* k() const { return key.data(); }
-  int klen() const { return static_cast<int>(key.size()); }
-  void count(std::string_view why) const { loss.add(column, std::string(why)); }
+  void count(std::string_view why) const {
+    loss.add(column, why);
+    counted = true;
+  }
 };
 
 constexpr std::size_t kMaxBsonValue = static_cast<std::size_t>(std::numeric_limits<int>::max()) - 1024;
 
-void put_null(const Target& t) { bson_append_null(t.doc, t.k(), t.klen()); }
+void put_null(const Target& t) { t.doc.append_null(t.key); }
 
-// bson_append_* fails only when the document would exceed libbson's 2 GiB limit.
+// An append fails only when the document would exceed BSON's 2 GiB limit (or the key holds a NUL byte,
+// which field names never do).
 void put_checked(const Target& t, bool appended) {
   if (!appended) {
     put_null(t);
@@ -47,32 +53,15 @@ void put_checked(const Target& t, bool appended) {
 
 void put_binary(const Target& t, std::string_view bytes) {
   if (bytes.size() > kMaxBsonValue) return put_checked(t, false);
-  put_checked(t, bson_append_binary(t.doc, t.k(), t.klen(), BSON_SUBTYPE_BINARY,
-                                    reinterpret_cast<const std::uint8_t*>(bytes.data()),
-                                    static_cast<std::uint32_t>(bytes.size())));
+  put_checked(t, t.doc.append_binary(t.key, bytes));
 }
 
-// Most text is ASCII: check eight bytes at a time for a high bit and run the full validator only on
-// text that has one (it walks byte by byte and was a tenth of the whole sync's time).
-bool is_utf8(std::string_view text) {
-  const char* p = text.data();
-  std::size_t n = text.size();
-  while (n >= 8) {
-    std::uint64_t word;
-    std::memcpy(&word, p, 8);
-    if (word & 0x8080808080808080ULL) return bson_utf8_validate(text.data(), text.size(), true);
-    p += 8;
-    n -= 8;
-  }
-  for (; n > 0; ++p, --n)
-    if (static_cast<unsigned char>(*p) & 0x80) return bson_utf8_validate(text.data(), text.size(), true);
-  return true;
-}
+bool is_utf8(std::string_view text) { return detail::valid_utf8(text); }
 
 // Appends text that is known to be valid UTF-8 (NUL bytes included).
 void put_utf8(const Target& t, std::string_view text) {
   if (text.size() > kMaxBsonValue) return put_checked(t, false);
-  put_checked(t, bson_append_utf8(t.doc, t.k(), t.klen(), text.data(), static_cast<int>(text.size())));
+  put_checked(t, t.doc.append_utf8(t.key, text));
 }
 
 // A string when the bytes are UTF-8, binary (and counted) when they are not.
@@ -94,14 +83,12 @@ void put_fallback(const Target& t, std::string_view text, std::string_view what)
 }
 
 void put_decimal(const Target& t, const bson_decimal128_t& value) {
-  put_checked(t, bson_append_decimal128(t.doc, t.k(), t.klen(), &value));
+  put_checked(t, t.doc.append_decimal128(t.key, value));
 }
 
 std::optional<std::int64_t> to_int64(std::string_view text) {
-  if (!text.empty() && text[0] == '+') text.remove_prefix(1);
   std::int64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  if (!detail::parse_int64(text, value)) return std::nullopt;
   return value;
 }
 
@@ -141,8 +128,8 @@ void put_integer(const Target& t, Kind kind, std::string_view text) {
     case IntParse::ok:
       if (kind == Kind::int32 && value >= std::numeric_limits<std::int32_t>::min() &&
           value <= std::numeric_limits<std::int32_t>::max())
-        return put_checked(t, bson_append_int32(t.doc, t.k(), t.klen(), static_cast<std::int32_t>(value)));
-      return put_checked(t, bson_append_int64(t.doc, t.k(), t.klen(), value));
+        return put_checked(t, t.doc.append_int32(t.key, static_cast<std::int32_t>(value)));
+      return put_checked(t, t.doc.append_int64(t.key, value));
     case IntParse::out_of_range:
       // BIGINT UNSIGNED above 2^63-1: exact as Decimal128, never wrapped.
       if (kind == Kind::uint64 && all_digits(text)) {
@@ -158,10 +145,8 @@ void put_integer(const Target& t, Kind kind, std::string_view text) {
 
 void put_double(const Target& t, std::string_view text) {
   double value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty() || !std::isfinite(value))
-    return put_fallback(t, text, reason::not_number);
-  put_checked(t, bson_append_double(t.doc, t.k(), t.klen(), value));
+  if (!detail::parse_double(text, value) || !std::isfinite(value)) return put_fallback(t, text, reason::not_number);
+  put_checked(t, t.doc.append_double(t.key, value));
 }
 
 void put_decimal_text(const Target& t, std::string_view text) {
@@ -190,7 +175,7 @@ void put_bits(const Target& t, std::string_view bytes) {
     const bson_decimal128_t dec = detail::decimal128_from_u64(value);
     return put_decimal(t, dec);
   }
-  put_checked(t, bson_append_int64(t.doc, t.k(), t.klen(), static_cast<std::int64_t>(value)));
+  put_checked(t, t.doc.append_int64(t.key, static_cast<std::int64_t>(value)));
 }
 
 void put_bool(const Target& t, const FieldPlan& plan, std::string_view text) {
@@ -210,7 +195,7 @@ void put_bool(const Target& t, const FieldPlan& plan, std::string_view text) {
   } else {
     return put_fallback(t, text, reason::not_boolean);
   }
-  put_checked(t, bson_append_bool(t.doc, t.k(), t.klen(), value));
+  put_checked(t, t.doc.append_bool(t.key, value));
   if (beyond_01) t.count(reason::bool_not_01);
 }
 
@@ -219,7 +204,7 @@ void put_date(const Target& t, const FieldPlan& plan, std::string_view text) {
   bool truncated = false;
   switch (detail::parse_datetime(text, ms, truncated)) {
     case detail::DateParse::ok:
-      put_checked(t, bson_append_date_time(t.doc, t.k(), t.klen(), ms));
+      put_checked(t, t.doc.append_date_time(t.key, ms));
       if (truncated) t.count(reason::fraction);
       return;
     case detail::DateParse::zero:
@@ -236,21 +221,23 @@ void put_date(const Target& t, const FieldPlan& plan, std::string_view text) {
 }
 
 void put_set(const Target& t, std::string_view text) {
-  bson_t array;
-  if (!bson_append_array_begin(t.doc, t.k(), t.klen(), &array)) return put_checked(t, false);
+  const std::size_t mark = t.doc.mark();
+  const std::size_t array = t.doc.begin_array(t.key);
+  if (array == 0) return put_checked(t, false);
   std::uint32_t index = 0;
   std::size_t start = 0;
   while (!text.empty() && start <= text.size()) {
     std::size_t end = text.find(',', start);
     if (end == std::string_view::npos) end = text.size();
     char buffer[16];
-    const char* key = nullptr;
-    const std::size_t key_len = bson_uint32_to_string(index++, &key, buffer, sizeof buffer);
-    const Target element{&array, std::string_view(key, key_len), t.column, t.loss};
+    const Target element{t.doc, mongo::BsonBuilder::array_key(index++, buffer), t.column, t.loss, t.counted};
     put_text(element, text.substr(start, end - start));
     start = end + 1;
   }
-  bson_append_array_end(t.doc, &array);
+  if (!t.doc.end(array)) {
+    t.doc.truncate(mark);
+    put_checked(t, false);
+  }
 }
 
 void put_value(const Target& t, const FieldPlan& plan, const char* data, std::size_t length) {
@@ -284,9 +271,10 @@ void put_value(const Target& t, const FieldPlan& plan, const char* data, std::si
     case Kind::json: {
       detail::JsonStats stats;
       if (detail::append_json_value(t.doc, t.key, text, &stats)) {
-        if (stats.nul_keys > 0) t.loss.add(t.column, std::string(reason::json_nul_key), stats.nul_keys);
-        if (stats.wide_integers > 0) t.loss.add(t.column, std::string(reason::json_wide_integer), stats.wide_integers);
-        if (stats.rounded_numbers > 0) t.loss.add(t.column, std::string(reason::json_rounded), stats.rounded_numbers);
+        if (stats.nul_keys > 0) t.loss.add(t.column, reason::json_nul_key, stats.nul_keys);
+        if (stats.wide_integers > 0) t.loss.add(t.column, reason::json_wide_integer, stats.wide_integers);
+        if (stats.rounded_numbers > 0) t.loss.add(t.column, reason::json_rounded, stats.rounded_numbers);
+        if (stats.nul_keys + stats.wide_integers + stats.rounded_numbers > 0) t.counted = true;
         return;
       }
       return put_fallback(t, text, reason::invalid_json);
@@ -297,14 +285,80 @@ void put_value(const Target& t, const FieldPlan& plan, const char* data, std::si
 
 }  // namespace
 
-void append_value(bson_t* doc, const FieldPlan& plan, const char* data, std::size_t length,
-                  LossReport& loss) {
-  put_value(Target{doc, plan.field, plan.column, loss}, plan, data, length);
+bool append_value(mongo::BsonBuilder& doc, const FieldPlan& plan, const char* data, std::size_t length, LossReport& loss) {
+  bool counted = false;
+  put_value(Target{doc, plan.field, plan.column, loss, counted}, plan, data, length);
+  return !counted;
+}
+
+bool append_value_as(mongo::BsonBuilder& doc, std::string_view key, const FieldPlan& plan, const char* data,
+                     std::size_t length, LossReport& loss) {
+  bool counted = false;
+  put_value(Target{doc, key, plan.column, loss, counted}, plan, data, length);
+  return !counted;
+}
+
+namespace {
+// The value as its own one-element document, then copied into doc.
+void append_through_builder(bson_t* doc, std::string_view key, const FieldPlan& plan, const char* data,
+                            std::size_t length, LossReport& loss) {
+  mongo::BsonBuilder one;
+  bool counted = false;
+  put_value(Target{one, key, plan.column, loss, counted}, plan, data, length);
+  if (!bson_concat(doc, one.view())) {
+    bson_append_null(doc, key.data(), static_cast<int>(key.size()));
+    loss.add(plan.column, reason::too_large);
+  }
+}
+}  // namespace
+
+void append_value(bson_t* doc, const FieldPlan& plan, const char* data, std::size_t length, LossReport& loss) {
+  append_through_builder(doc, plan.field, plan, data, length, loss);
 }
 
 void append_value_as(bson_t* doc, std::string_view key, const FieldPlan& plan, const char* data,
                      std::size_t length, LossReport& loss) {
-  put_value(Target{doc, key, plan.column, loss}, plan, data, length);
+  append_through_builder(doc, key, plan, data, length, loss);
 }
 
 }  // namespace m2m::convert
+
+namespace m2m::convert::detail {
+
+bool valid_utf8(std::string_view text) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const unsigned char* const end = p + text.size();
+  auto continuation = [](unsigned char c) { return (c & 0xC0) == 0x80; };
+  for (;;) {
+    // A run of ASCII: eight bytes at a time, then byte by byte up to the next lead byte or the end.
+    for (std::uint64_t word; end - p >= 8; p += 8) {
+      std::memcpy(&word, p, 8);
+      if (word & 0x8080808080808080ULL) break;
+    }
+    while (p < end && *p < 0x80) ++p;
+    if (p == end) return true;
+    const unsigned char c = *p;
+    if (c < 0xC0) {  // a continuation byte without a lead
+      return false;
+    } else if (c < 0xE0) {
+      if (end - p < 2 || !continuation(p[1])) return false;
+      // C0 and C1 lead overlong forms of U+0000..U+007F; libbson accepts the NUL among them.
+      if (c < 0xC2 && !(c == 0xC0 && p[1] == 0x80)) return false;
+      p += 2;
+    } else if (c < 0xF0) {
+      if (end - p < 3 || !continuation(p[1]) || !continuation(p[2])) return false;
+      if (c == 0xE0 && p[1] < 0xA0) return false;   // overlong: below U+0800
+      if (c == 0xED && p[1] >= 0xA0) return false;  // U+D800..U+DFFF, the surrogates
+      p += 3;
+    } else if (c < 0xF8) {
+      if (end - p < 4 || !continuation(p[1]) || !continuation(p[2]) || !continuation(p[3])) return false;
+      if (c == 0xF0 && p[1] < 0x90) return false;                // overlong: below U+10000
+      if (c > 0xF4 || (c == 0xF4 && p[1] >= 0x90)) return false;  // beyond U+10FFFF
+      p += 4;
+    } else {
+      return false;
+    }
+  }
+}
+
+}  // namespace m2m::convert::detail

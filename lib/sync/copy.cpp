@@ -34,19 +34,47 @@ void refuse(const TablePlan& plan, TableReport& report, std::vector<std::string>
   report.refused.push_back(std::move(row));
 }
 
-// The rows of the batch being built, so that an operation the server refuses can be named by its key.
-// The vectors keep their capacity from batch to batch.
+// The rows of the batch being built, so that an operation the server refuses can be named by its key:
+// their key values back to back in one string (no allocation per row once the batch has run once).
 struct Pending {
-  std::vector<std::vector<std::string>> keys;
-  std::vector<std::uint64_t> bytes;
+  std::string text;
+  std::vector<std::size_t> ends;     // where each row's values end in text, `width` per row
+  std::vector<std::uint64_t> bytes;  // each row's document size
+  std::size_t width = 1;
   std::size_t n = 0;
-  void add(std::vector<std::string>&& key, std::uint64_t size) {
-    if (keys.size() <= n) {
-      keys.emplace_back();
-      bytes.emplace_back();
+
+  void clear() {
+    text.clear();
+    ends.clear();
+    bytes.clear();
+    n = 0;
+  }
+  // The key columns' text (as key_text gives it), or for a table without a key "row N".
+  void add(const TablePlan& plan, MYSQL_ROW row, const unsigned long* len, std::uint64_t row_number,
+           std::uint64_t size) {
+    if (plan.has_key()) {
+      width = plan.key.size();
+      for (auto k : plan.key) {
+        if (row[k]) text.append(row[k], len[k]);
+        else text.append("NULL");
+        ends.push_back(text.size());
+      }
+    } else {
+      width = 1;
+      text.append("row ");
+      text.append(fmt::format_int(row_number).str());
+      ends.push_back(text.size());
     }
-    keys[n] = std::move(key);
-    bytes[n++] = size;
+    bytes.push_back(size);
+    ++n;
+  }
+  std::vector<std::string> key(std::size_t i) const {
+    std::vector<std::string> out;
+    for (std::size_t k = i * width; k < (i + 1) * width; ++k) {
+      const std::size_t begin = k == 0 ? 0 : ends[k - 1];
+      out.emplace_back(text, begin, ends[k] - begin);
+    }
+    return out;
   }
 };
 
@@ -63,13 +91,13 @@ public:
 
   // Adds the row's upsert (with a selector) or insert (without), unless MongoDB would refuse its document.
   Status write(MYSQL_ROW row, const unsigned long* len, const bson_t* selector, const bson_t* doc) {
-    if (const std::string why = refusal_reason(plan_, doc); !why.empty()) {
+    if (const std::string why = refusal_reason(doc, may_nest_); !why.empty()) {
       refuse(plan_, report_, key_of(row, len), doc->len, why);
       return success();
     }
     // The row joins the batch only after a flush the add may cause, so it is recorded afterwards.
     auto st = selector ? writer_.replace_upsert(selector, doc) : writer_.insert(doc);
-    if (st) pending_.add(key_of(row, len), doc->len);
+    if (st) pending_.add(plan_, row, len, rows_ + 1, doc->len);
     ++rows_;
     return st;
   }
@@ -86,16 +114,17 @@ private:
   Status on_flush(std::size_t ops, const std::vector<mongo::RefusedOp>& refused) {
     for (const auto& op : refused) {
       if (op.index < pending_.n)
-        refuse(plan_, report_, pending_.keys[op.index], pending_.bytes[op.index],
+        refuse(plan_, report_, pending_.key(op.index), pending_.bytes[op.index],
                fmt::format("refused by MongoDB: {} (code {})", op.message, op.code));
     }
     report_.records_synced += ops - std::min(ops, refused.size());
-    pending_.n = 0;
+    pending_.clear();
     flushed_ = true;
     return after_batch_ ? after_batch_() : success();
   }
 
   const TablePlan& plan_;
+  const bool may_nest_ = may_nest(plan_);
   TableReport& report_;
   std::function<Status()> after_batch_;
   Pending pending_;
@@ -116,7 +145,7 @@ Status copy_ordered(TableContext& ctx, const TablePlan& plan, const OrderedCopy&
     if (ctx.progress) ctx.progress(plan.table.name, report.records_synced, spec.expected_rows);
     return spec.on_ack(last, final);
   });
-  mongo::Bson doc, selector;
+  mongo::BsonBuilder doc, selector;
   std::optional<std::vector<std::string>> after = spec.after;
   Status result = success();
   while (result) {
@@ -129,13 +158,11 @@ Status copy_ordered(TableContext& ctx, const TablePlan& plan, const OrderedCopy&
     bool stopping = false;
     while (MYSQL_ROW row = rows->next()) {
       const unsigned long* len = rows->lengths();
-      doc.clear();
-      selector.clear();
-      if (!build_document(plan, key_as_id, row, len, doc.get(), selector.get(), report.lossy)) {
+      if (!build_document(plan, key_as_id, row, len, doc, &selector, report.lossy)) {
         result = unstorable_key(plan, key_text(plan, row, len));
         break;
       }
-      if (auto st = writer.write(row, len, selector.get(), doc.get()); !st) {
+      if (auto st = writer.write(row, len, selector.view(), doc.view()); !st) {
         result = st;
         break;
       }
@@ -174,16 +201,15 @@ Status copy_rows(TableContext& ctx, const TablePlan& plan, const std::string& se
   TableWriter writer(ctx, plan, report, {});
   auto rows = ctx.mysql.stream(select);
   if (!rows) return rows.failure();
-  mongo::Bson doc, selector;
+  mongo::BsonBuilder doc, selector;
   while (MYSQL_ROW row = rows->next()) {
     const unsigned long* len = rows->lengths();
-    doc.clear();
-    selector.clear();
-    if (!build_document(plan, ctx.cfg.sync.key_as_id, row, len, doc.get(), selector.get(), report.lossy))
+    if (!build_document(plan, ctx.cfg.sync.key_as_id, row, len, doc, &selector, report.lossy))
       return unstorable_key(plan, key_text(plan, row, len));
+    const bson_t* sel = selector.view();
     // Every row found counts, written or refused (too large): its key exists in MySQL.
-    if (written) written->emplace(reinterpret_cast<const char*>(bson_get_data(selector.get())), selector.get()->len);
-    if (auto st = writer.write(row, len, selector.get(), doc.get()); !st) return st;
+    if (written) written->emplace(reinterpret_cast<const char*>(bson_get_data(sel)), sel->len);
+    if (auto st = writer.write(row, len, sel, doc.view()); !st) return st;
   }
   if (rows->error()) return *rows->error();
   return writer.flush();
@@ -204,20 +230,18 @@ Status copy_staged(TableContext& ctx, const TablePlan& plan, TableReport& report
     TableWriter writer(ctx, staged, report, {});
     auto rows = ctx.mysql.stream(select_all(plan));
     if (!rows) return rows.failure();
-    mongo::Bson doc, selector;
+    mongo::BsonBuilder doc, selector;
     const bool keyed = plan.has_key();
     while (MYSQL_ROW row = rows->next()) {
       const unsigned long* len = rows->lengths();
-      doc.clear();
-      selector.clear();
-      if (!build_document(plan, keyed && ctx.cfg.sync.key_as_id, row, len, doc.get(), keyed ? selector.get() : nullptr,
+      if (!build_document(plan, keyed && ctx.cfg.sync.key_as_id, row, len, doc, keyed ? &selector : nullptr,
                           report.lossy)) {
         result = unstorable_key(plan, key_text(plan, row, len));
         break;
       }
       // Keyed rows are upserted (a row read twice stays one document); keyless rows are inserted, so
       // duplicate rows stay separate documents.
-      if (auto st = writer.write(row, len, keyed ? selector.get() : nullptr, doc.get()); !st) {
+      if (auto st = writer.write(row, len, keyed ? selector.view() : nullptr, doc.view()); !st) {
         result = st;
         break;
       }

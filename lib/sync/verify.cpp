@@ -452,7 +452,8 @@ Status merge(TableContext& ctx, const TablePlan& plan, Sink& sink, TableVerify& 
   mongo::SortedCursor cursor(ctx.mongo, ctx.db, plan.collection,
                              key_as_id ? std::vector<std::string>{"_id"} : plan.key_fields(), false, kMongoBatch, where);
 
-  mongo::Bson doc, ykey, mkey, prev_y, prev_m;
+  mongo::BsonBuilder doc, ykey;  // build_document's, as a sync builds them
+  mongo::Bson mkey, prev_y, prev_m;
   bool have_m = false, have_y = false, seen_m = false, seen_y = false;
   const bson_t* mdoc = nullptr;
   MYSQL_ROW row = nullptr;
@@ -494,12 +495,12 @@ Status merge(TableContext& ctx, const TablePlan& plan, Sink& sink, TableVerify& 
     ++out.mysql_rows;
     doc.clear();
     ykey.clear();
-    if (!build_document(plan, key_as_id, row, len, doc.get(), ykey.get(), ignored))
+    if (!build_document(plan, key_as_id, row, len, doc, &ykey, ignored))
       return unstorable_key(plan, key_text(plan, row, len));
     if (seen_y)
-      if (const int c = compare_tuples(prev_y.get(), ykey.get()); c >= 0) return order_error("MySQL", c);
+      if (const int c = compare_tuples(prev_y.get(), ykey.view()); c >= 0) return order_error("MySQL", c);
     bson_reinit(prev_y.get());
-    bson_concat(prev_y.get(), ykey.get());
+    bson_concat(prev_y.get(), ykey.view());
     seen_y = true;
     if (out.mysql_rows % kEvery == 0) {
       if (ctx.progress) ctx.progress(plan.table.name, out.mysql_rows, plan.table.row_estimate);
@@ -511,17 +512,17 @@ Status merge(TableContext& ctx, const TablePlan& plan, Sink& sink, TableVerify& 
   if (auto st = next_mongo(); !st) return st;
   if (auto st = next_mysql(); !st) return st;
   while (have_m || have_y) {
-    const int c = !have_m ? 1 : !have_y ? -1 : compare_tuples(mkey.get(), ykey.get());
+    const int c = !have_m ? 1 : !have_y ? -1 : compare_tuples(mkey.get(), ykey.view());
     Status st = success();
     if (c < 0) {
       st = sink.extra(mdoc, mkey.get());
       if (st) st = next_mongo();
     } else if (c > 0) {
-      st = sink.missing({row, len, doc.get(), ykey.get()});
+      st = sink.missing({row, len, doc.view(), ykey.view()});
       if (st) st = next_mysql();
     } else {
-      auto fields = differing_fields(doc.get(), mdoc, key_as_id);
-      st = fields.empty() ? sink.equal() : sink.different({row, len, doc.get(), ykey.get()}, mdoc, std::move(fields));
+      auto fields = differing_fields(doc.view(), mdoc, key_as_id);
+      st = fields.empty() ? sink.equal() : sink.different({row, len, doc.view(), ykey.view()}, mdoc, std::move(fields));
       if (st) st = next_mongo();
       if (st) st = next_mysql();
     }
@@ -626,7 +627,8 @@ Status multiset_pass(TableContext& ctx, const TablePlan& plan, MultisetPass& pas
   auto rows = ctx.mysql.stream(select_all(plan));
   if (!rows) return rows.failure();
   mongo::SortedCursor cursor(ctx.mongo, ctx.db, plan.collection, {}, false, kMongoBatch, where);
-  mongo::Bson doc, stripped;
+  mongo::BsonBuilder doc;
+  mongo::Bson stripped;
   convert::LossReport ignored;
   bool have_y = true, have_m = true;
   auto count = [&](const Digest& d, std::int64_t delta) {
@@ -637,9 +639,9 @@ Status multiset_pass(TableContext& ctx, const TablePlan& plan, MultisetPass& pas
     if (have_y) {
       if (MYSQL_ROW row = rows->next()) {
         doc.clear();
-        build_document(plan, false, row, rows->lengths(), doc.get(), nullptr, ignored);
-        const Digest d = digest_of(doc.get());
-        describe(d, doc.get());
+        build_document(plan, false, row, rows->lengths(), doc, nullptr, ignored);
+        const Digest d = digest_of(doc.view());
+        describe(d, doc.view());
         count(d, +1);
         if (++pass.mysql_rows % kEvery == 0) {
           if (ctx.progress) ctx.progress(plan.table.name, pass.mysql_rows, plan.table.row_estimate);
@@ -779,9 +781,10 @@ Status reread(TableContext& ctx, const TablePlan& plan, const std::vector<KeyFin
   convert::LossReport ignored;
   while (MYSQL_ROW row = rows->next()) {
     const unsigned long* len = rows->lengths();
-    mongo::Bson doc, key;
-    if (!build_document(plan, key_as_id, row, len, doc.get(), key.get(), ignored)) continue;
-    out.mysql.emplace(bytes_of(key.get()), std::make_pair(std::move(doc), key_text(plan, row, len)));
+    mongo::BsonBuilder doc, key;
+    if (!build_document(plan, key_as_id, row, len, doc, &key, ignored)) continue;
+    out.mysql.emplace(bytes_of(key.view()),
+                      std::make_pair(mongo::Bson(bson_copy(doc.view())), key_text(plan, row, len)));
   }
   if (rows->error()) return *rows->error();
   return success();

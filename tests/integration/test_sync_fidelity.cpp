@@ -315,6 +315,38 @@ TEST_CASE("fidelity: a row too large or too deep for MongoDB is refused by key, 
   CHECK(db.count("b") == 5);
 }
 
+TEST_CASE("fidelity: documents near MongoDB's limit are written whatever sync.batch_bytes allows, the largest alone",
+          "[sync][fidelity][limits]") {
+  // An update command's body may not exceed 16 MiB (+16 KiB for the driver): the batches are cut there,
+  // and a statement holding a document of the limit's size goes out on its own.
+  rig::Scratch db("near");
+  db.sql("SET GLOBAL max_allowed_packet = 67108864");
+  rig::Session writer(db.name());
+  writer.exec("CREATE TABLE n (id INT PRIMARY KEY, data LONGBLOB)");
+  // Document: 4 + id (1 + 3 + 4) + data (1 + 5 + 4 + 1 + bytes) + 1 = bytes + 24. The server adds an
+  // ObjectId _id (17 bytes) to an upserted document: the largest that fits is 16 MiB - 17 - 24.
+  const long long largest = 16777216 - 17 - 24;
+  writer.exec("INSERT INTO n VALUES (1, REPEAT('a', " + std::to_string(largest) + ")), (2, REPEAT('b', 10485760)),"
+              " (3, REPEAT('c', 10485760)), (4, 'small'), (5, REPEAT('d', " + std::to_string(largest) + "))");
+  const TempFile cfg(db.name() + "_batch.toml", "[sync]\nbatch_bytes = 48000000\n");
+  int code = 0;
+  const auto j = sync_json(db, {"--config", cfg.path, "sync", "--full"}, &code);
+  CHECK(code == 0);
+  CHECK(j["tables"]["n"]["status"] == "success");
+  CHECK(j["tables"]["n"]["records_synced"] == 5);
+  CHECK_FALSE(j["tables"]["n"].contains("refused_rows"));
+  const auto lengths = db.query("SELECT id, LENGTH(data) FROM n ORDER BY id");
+  for (const auto& d : db.find("n")) {
+    const auto id = std::stoll(d["id"]["$numberInt"].get<std::string>());
+    const auto base64 = d["data"]["$binary"]["base64"].get<std::string>();
+    INFO("id " << id);
+    CHECK(base64.size() / 4 * 3 - (base64.size() >= 1 && base64.back() == '=' ? 1 : 0) -
+              (base64.size() >= 2 && base64[base64.size() - 2] == '=' ? 1 : 0) ==
+          std::stoull(lengths[static_cast<std::size_t>(id - 1)][1]));
+  }
+  CHECK(db.count("n") == 5);
+}
+
 TEST_CASE("fidelity: a collection namespace over 255 bytes is refused at planning, naming the table and the fix",
           "[sync][fidelity][names]") {
   rig::Scratch db("ns");

@@ -240,3 +240,47 @@ TEST_CASE("LossReport counts per column and reason", "[convert][plan][loss]") {
   CHECK(a.counts().at("j").at("invalid JSON stored as string") == 1);
   CHECK(b.total() == 6);
 }
+
+TEST_CASE("LossReport: the counter found again for a repeated loss is the right one, copies and moves apart",
+          "[convert][plan][loss]") {
+  LossReport a;
+  for (int i = 0; i < 3; ++i) {
+    a.add("d", "zero date stored as null");
+    a.add("d", "zero date stored as string");  // same column, another reason
+    a.add("e", "zero date stored as string");  // same reason, another column
+  }
+  std::string reason = "not an integer stored as string";  // a reason built per value
+  a.add("i", reason);
+  reason = "not a number stored as string";
+  a.add("i", reason);
+  CHECK(a.counts().at("d").at("zero date stored as null") == 3);
+  CHECK(a.counts().at("d").at("zero date stored as string") == 3);
+  CHECK(a.counts().at("e").at("zero date stored as string") == 3);
+  CHECK(a.counts().at("i").at("not an integer stored as string") == 1);
+  CHECK(a.counts().at("i").at("not a number stored as string") == 1);
+
+  // A copy counts on its own: adding to one never reaches the other's counters.
+  LossReport b = a;
+  b.add("i", "not a number stored as string");
+  a.add("i", "not a number stored as string", 5);
+  CHECK(b.counts().at("i").at("not a number stored as string") == 2);
+  CHECK(a.counts().at("i").at("not a number stored as string") == 6);
+  LossReport c;
+  c.add("i", "not a number stored as string");
+  c = b;
+  c.add("i", "not a number stored as string");
+  CHECK(c.counts().at("i").at("not a number stored as string") == 3);
+  CHECK(b.counts().at("i").at("not a number stored as string") == 2);
+
+  // A moved-from report starts over, and the moved-to one keeps counting where the other was.
+  LossReport moved = std::move(a);
+  moved.add("i", "not a number stored as string");
+  CHECK(moved.counts().at("i").at("not a number stored as string") == 7);
+  a = LossReport();
+  a.add("i", "not a number stored as string");
+  CHECK(a.total() == 1);
+  LossReport target;
+  target = std::move(moved);
+  target.add("d", "zero date stored as null");
+  CHECK(target.counts().at("d").at("zero date stored as null") == 4);
+}

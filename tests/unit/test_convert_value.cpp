@@ -6,7 +6,9 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <iterator>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -652,4 +654,61 @@ TEST_CASE("overrides change how values are stored", "[convert][value][override]"
     CHECK(plan_for(column("int"), {}, {{"v", "auto"}}).kind == Kind::int32);
     CHECK(plan_for(column("bigint", "", true), {}, {{"v", "auto"}}).kind == Kind::uint64);
   }
+}
+
+TEST_CASE("the UTF-8 check judges every sequence as libbson does", "[convert][utf8]") {
+  auto same = [](std::string_view s) {
+    return convert::detail::valid_utf8(s) == bson_utf8_validate(s.data(), s.size(), true);
+  };
+  // Every sequence of one, two and three bytes, alone.
+  std::size_t differ = 0;
+  std::string s;
+  for (unsigned a = 0; a < 256; ++a) {
+    s.assign(1, static_cast<char>(a));
+    differ += !same(s);
+    for (unsigned b = 0; b < 256; ++b) {
+      s.assign({static_cast<char>(a), static_cast<char>(b)});
+      differ += !same(s);
+      if (a < 0xC0) continue;  // no lead byte: judged by its first byte (and covered above)
+      for (unsigned c = 0; c < 256; ++c) {
+        s.assign({static_cast<char>(a), static_cast<char>(b), static_cast<char>(c)});
+        differ += !same(s);
+      }
+    }
+  }
+  CHECK(differ == 0);
+  // Four bytes: every lead and second byte, the boundary values for the others.
+  const unsigned char edges[] = {0x00, 0x41, 0x7F, 0x80, 0x81, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xF4, 0xFF};
+  for (unsigned a = 0xF0; a < 256; ++a)
+    for (unsigned b = 0; b < 256; ++b)
+      for (unsigned char c : edges)
+        for (unsigned char d : edges) {
+          s.assign({static_cast<char>(a), static_cast<char>(b), static_cast<char>(c), static_cast<char>(d)});
+          differ += !same(s);
+        }
+  CHECK(differ == 0);
+  // Known answers: the two-byte NUL libbson accepts, an overlong slash, a surrogate, beyond U+10FFFF.
+  CHECK(convert::detail::valid_utf8(std::string_view("a\xC0\x80z", 4)));
+  CHECK_FALSE(convert::detail::valid_utf8("\xC0\xAF"));
+  CHECK_FALSE(convert::detail::valid_utf8("\xED\xA0\x80"));
+  CHECK_FALSE(convert::detail::valid_utf8("\xF4\x90\x80\x80"));
+  CHECK(convert::detail::valid_utf8(std::string_view("Cr\xC3\xA8me \xF0\x9F\x98\x80\0x", 12)));
+
+  // Random text mixing ASCII runs (the eight-byte path), valid characters, stray and truncated bytes at
+  // every position.
+  std::mt19937 rng(20240601);
+  const std::string pieces[] = {"abcdefgh", "a", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\x80", "\xC3",
+                                "\xE2\x82", "\xF0\x9F\x98", "\xFF", std::string(1, '\0'), "\xED\xA0\x80", "0123456789"};
+  const std::size_t valid[] = {0, 1, 2, 3, 4, 12};
+  for (int i = 0; i < 200000; ++i) {
+    s.clear();
+    const int n = static_cast<int>(rng() % 12);
+    for (int k = 0; k < n; ++k) {
+      // Mostly valid pieces, so that an invalid one is often far from the start.
+      const std::size_t pick = rng() % 4 == 0 ? rng() % std::size(pieces) : valid[rng() % std::size(valid)];
+      s += pieces[pick];
+    }
+    differ += !same(s);
+  }
+  CHECK(differ == 0);
 }
