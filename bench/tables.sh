@@ -47,6 +47,8 @@ client() { mariadb --defaults-file="$rig/client.cnf" --batch --skip-column-names
 db=bench_tables
 export MYSQL_HOST=$RIG_MYSQL_HOST MYSQL_PORT=$RIG_MYSQL_PORT MYSQL_USER=$RIG_MYSQL_USER MYSQL_DATABASE=$db
 export MYSQL_PASSWORD=$RIG_MYSQL_PASSWORD MONGODB_URL=$RIG_MONGODB_URL MONGODB_DATABASE=$db MYSQL_SSL_MODE=disabled
+# The change column, as the baseline script reads it (bench/binlog.sh measures the binlog).
+export SYNC_CHANGES=timestamp
 
 log "creating $tables tables of $rows rows"
 {
