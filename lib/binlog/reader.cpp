@@ -97,10 +97,10 @@ Result<std::unique_ptr<LiveReader>> LiveReader::open(const config::MySql& cfg, L
 
   std::unique_ptr<LiveReader> reader(new LiveReader(std::move(*conn)));
   mysql::Connection& c = reader->conn_;
-  auto version = c.scalar("SELECT @@version");
-  if (!version) return io_error(version.failure());
   reader->read_timeout_ = options.read_timeout;
-  reader->mariadb_ = version->value_or("").find("MariaDB") != std::string::npos;
+  // The version the server sent in its handshake ("5.5.5-10.11.6-MariaDB..." on MariaDB): no query.
+  const char* version = mysql_get_server_info(c.handle());
+  reader->mariadb_ = version && std::string_view(version).find("MariaDB") != std::string_view::npos;
 
   // Ask for events with the checksums they have in the file (a replica that says nothing gets them
   // stripped, and MySQL 8 refuses a checksum-unaware replica); MySQL 8.0.26+ reads the source_ name.

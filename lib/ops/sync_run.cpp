@@ -1168,6 +1168,13 @@ SyncOutcome run_sync(const config::Config& cfg, const SyncOptions& options, Logg
         report.binlog->limited = binlog_run->limited;
         reached = binlog_run->to;
         for (const auto& [table, why] : binlog_run->resync) binlog_reasons[table] = why;
+        // Every table still following is current up to where the reading stopped (stored at the end); a
+        // table whose own position lies beyond it (nothing was read that far) keeps its own.
+        for (const auto* f : follow) {
+          auto& p = positions[f->table.name];
+          if (!binlog_run->resync.count(f->table.name) && binlog::earlier({p.file, p.offset}, reached))
+            p = {reached.file, reached.offset, false, p.as_of_ms};
+        }
         log.info("binlog: {} events from {} to {}, {} changed keys{}", binlog_run->events, report.binlog->from,
                  report.binlog->to, binlog_run->changed_keys, binlog_run->limited ? " (limit reached; the next run goes on)" : "");
       } else {

@@ -435,10 +435,9 @@ Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const Tabl
     }
   }
   if (auto st = flush(); !st) return st.failure();
-  if (!(boundary == run.to)) {
-    if (auto st = save(boundary, run.resync); !st) return st.failure();
-    run.to = boundary;
-  }
+  // The last boundary is not saved here: the caller stores it with the run's other positions at its end
+  // (one write, not two). A run that dies before that reads these events again, which is harmless.
+  run.to = boundary;
   return run;
 }
 

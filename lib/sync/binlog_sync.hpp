@@ -60,7 +60,8 @@ std::set<std::string> tables_named_in(std::string_view sql, const std::string& d
 // ctx.cfg's database that follow the log; each table counts events from its own) to the log's current
 // end, bounded by binlog.max_events and binlog.max_seconds, and applies their changes in batches of keys.
 // `save` stores a position; it is called at transaction boundaries once every change before it is
-// written to MongoDB, with the tables resynced so far (which are not current up to it). Tables whose
+// written to MongoDB, with the tables resynced so far (which are not current up to it), every few
+// batches of keys. The last boundary reached is BinlogRun::to, not saved: the caller stores it. Tables whose
 // events cannot be applied (DDL, another schema) are listed in BinlogRun::resync, and their keys
 // dropped: a full sync of them follows.
 Expected<BinlogRun> apply_binlog(TableContext& ctx, const std::vector<const TablePlan*>& plans,
