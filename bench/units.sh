@@ -108,7 +108,8 @@ for ((r = 1; r <= repeat; r++)); do
     [ $via = proxy ] && url=$proxy_url
     for j in 1 2 4; do
       T[orders_${via}_$j]+="$(timed "orders-$via-$j-$r" bench_orders "$url" "$j") "
-      log "orders $via --jobs $j #$r: ${T[orders_${via}_$j]##* }"
+      last=${T[orders_${via}_$j]% }
+      log "orders $via --jobs $j #$r: ${last##* } s"
     done
     for j in 1 4; do
       T[tables_${via}_$j]+="$(timed "tables-$via-$j-$r" bench_many "$url" "$j") "

@@ -42,7 +42,11 @@ std::vector<KeyRange> ranges_from_boundaries(const std::vector<std::vector<std::
 std::uint64_t split_rows_per_range(std::uint64_t estimate, std::int64_t split_rows, int workers) {
   if (workers <= 1 || split_rows <= 0 || estimate <= static_cast<std::uint64_t>(split_rows)) return 0;
   const auto limit = static_cast<std::uint64_t>(split_rows);
-  std::uint64_t ranges = std::max<std::uint64_t>((estimate + limit - 1) / limit, static_cast<std::uint64_t>(workers));
+  const auto w = static_cast<std::uint64_t>(workers);
+  std::uint64_t ranges = std::max<std::uint64_t>((estimate + limit - 1) / limit, w);
+  // A multiple of the workers: 5 equal ranges on 4 workers take as long as 8 would (one worker does two),
+  // and an estimate a little above a multiple of split_rows would otherwise leave one worker a last range.
+  ranges = (ranges + w - 1) / w * w;
   ranges = std::min(ranges, kMaxRanges);
   return (estimate + ranges - 1) / ranges;
 }

@@ -29,8 +29,8 @@ std::vector<KeyRange> ranges_from_boundaries(const std::vector<std::vector<std::
 
 // Whether a full sync of a table estimated at `estimate` rows is split, and into ranges of how many
 // rows (pure): when more than one worker can take them (`workers`: jobs x shards) and the estimate
-// exceeds `split_rows`; then into at least one range per worker, none above split_rows, at most
-// kMaxRanges. 0: not split.
+// exceeds `split_rows`; then into a multiple of the workers' number of ranges, none above split_rows, at
+// most kMaxRanges. 0: not split.
 inline constexpr std::uint64_t kMaxRanges = 1024;
 std::uint64_t split_rows_per_range(std::uint64_t estimate, std::int64_t split_rows, int workers);
 

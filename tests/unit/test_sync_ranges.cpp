@@ -60,7 +60,10 @@ TEST_CASE("a table is split only when several workers can take its ranges and it
   CHECK(sync::split_rows_per_range(1'000'000, 250'000, 4) == 250'000);
   CHECK(sync::split_rows_per_range(1'000'000, 250'000, 2) == 250'000);
   // ...and none above split_rows.
-  CHECK(sync::split_rows_per_range(10'000'000, 2'000'000, 2) == 2'000'000);
+  CHECK(sync::split_rows_per_range(10'000'000, 2'000'000, 2) == 1'666'667);  // 6 ranges, a multiple of 2
+  // A multiple of the workers: an estimate just above 4 x split_rows makes 8 ranges for 4 workers, not 5.
+  CHECK(sync::split_rows_per_range(1'020'000, 250'000, 4) == 127'500);
+  CHECK(sync::split_rows_per_range(1'020'000, 250'000, 3) == 170'000);
   // At most kMaxRanges ranges.
   CHECK(sync::split_rows_per_range(10'000'000'000ULL, 1000, 2) == (10'000'000'000ULL + sync::kMaxRanges - 1) / sync::kMaxRanges);
 }
