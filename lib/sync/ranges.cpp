@@ -362,16 +362,7 @@ TableReport finish_split(TableContext& ctx, const TablePlan& plan, const std::op
           : clock.seconds();
   log_losses(ctx.log, plan.table.name, report.lossy);
   const auto mark = prior ? prior->pending_mark : std::nullopt;
-  record(ctx, plan, prior, report, [&](mongo::TableState& s) {
-    s.checkpoint.reset();
-    s.pending_mark.reset();
-    s.checkpoint_fingerprint.clear();
-    s.high_water_mark = plan.change_column.empty() ? std::nullopt : mark;
-    s.window_floor = plan.change_column.empty() ? std::nullopt : next_floor(ctx, prior);
-    s.runs_since_reconcile = 0;
-    s.change_source = ctx.change_source;
-    s.split_ranges = 0;
-  });
+  record(ctx, plan, prior, report, [&](mongo::TableState& s) { set_full_sync_done(ctx, plan, prior, mark, s); });
   return report;
 }
 

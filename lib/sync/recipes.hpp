@@ -17,6 +17,10 @@ TableReport start_report(const TablePlan& plan, mongo::SyncType type);
 Status retry_refused(TableContext& ctx, const TablePlan& plan, const mongo::TableState& prior, TableReport& report);
 // The window floor the next run must re-read from (see TableContext::taken_over).
 std::optional<std::string> next_floor(const TableContext& ctx, const std::optional<mongo::TableState>& prior);
+// The state a complete full sync leaves (whole or in key ranges): no checkpoint nor split, the mark read
+// before the copy (`mark`), the next window's floor, deletes reconciled now.
+void set_full_sync_done(const TableContext& ctx, const TablePlan& plan, const std::optional<mongo::TableState>& prior,
+                        const std::optional<std::vector<std::string>>& mark, mongo::TableState& s);
 // The table's key is not the one its collection was built for: a staging rebuild.
 bool key_changed(const TablePlan& plan, const std::optional<mongo::TableState>& prior);
 // MongoDB refused an index because one of that name exists with other fields or options.

@@ -70,6 +70,18 @@ std::optional<std::string> next_floor(const TableContext& ctx, const std::option
   return floor;
 }
 
+void set_full_sync_done(const TableContext& ctx, const TablePlan& plan, const std::optional<mongo::TableState>& prior,
+                        const std::optional<std::vector<std::string>>& mark, mongo::TableState& s) {
+  s.checkpoint.reset();
+  s.pending_mark.reset();
+  s.checkpoint_fingerprint.clear();
+  s.high_water_mark = plan.change_column.empty() ? std::nullopt : mark;
+  s.window_floor = plan.change_column.empty() ? std::nullopt : next_floor(ctx, prior);
+  s.runs_since_reconcile = 0;
+  s.change_source = ctx.change_source;
+  s.split_ranges = 0;
+}
+
 // The key changed (ALTER TABLE ... PRIMARY KEY, a renamed key column): documents are matched on the old
 // key fields, and the unique index has the old fields. The collection is rebuilt beside and swapped in.
 bool key_changed(const TablePlan& plan, const std::optional<mongo::TableState>& prior) {
@@ -189,15 +201,7 @@ TableReport full_sync(TableContext& ctx, const TablePlan& plan, const std::optio
   report.settle();
   report.duration_seconds = clock.seconds();
   log_losses(ctx.log, plan.table.name, report.lossy);
-  record(ctx, plan, prior, report, [&](mongo::TableState& s) {
-    s.checkpoint.reset();
-    s.pending_mark.reset();
-    s.checkpoint_fingerprint.clear();
-    s.high_water_mark = plan.change_column.empty() ? std::nullopt : mark;
-    s.window_floor = plan.change_column.empty() ? std::nullopt : next_floor(ctx, prior);
-    s.runs_since_reconcile = 0;
-    s.change_source = ctx.change_source;
-  });
+  record(ctx, plan, prior, report, [&](mongo::TableState& s) { set_full_sync_done(ctx, plan, prior, mark, s); });
   return report;
 }
 
