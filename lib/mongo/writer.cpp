@@ -25,6 +25,12 @@ WriteConcern::WriteConcern(const std::string& spec) : wc_(mongoc_write_concern_n
   } else {
     throw Error(Exit::config, fmt::format("mongodb.write_concern '{}': use \"majority\" or a number of nodes", spec));
   }
+  // The driver compiles a write concern into BSON on its first use and keeps that: it is done here, once,
+  // so that the workers sharing this object only ever read it (ThreadSanitizer caught two workers'
+  // first flushes compiling it at the same time).
+  bson_t scratch = BSON_INITIALIZER;
+  mongoc_write_concern_append(wc_, &scratch);
+  bson_destroy(&scratch);
 }
 
 BulkWriter::BulkWriter(Client& client, const std::string& db, const std::string& collection, const WriteConcern& wc,
