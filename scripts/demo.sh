@@ -46,9 +46,8 @@ done <"$rig_dir/rig.env"
 
 step "Loading the Sakila sample database into MariaDB"
 sakila=tests/fixtures/sakila
-[ -f "$sakila/sakila-schema.sql" ] || sakila=../shared/fixtures/sakila
 for f in sakila-schema.sql sakila-data.sql; do
-  [ -f "$sakila/$f" ] || { echo "demo: $f not found in tests/fixtures/sakila or ../shared/fixtures/sakila" >&2; exit 1; }
+  [ -f "$sakila/$f" ] || { echo "demo: $f not found in $sakila (it ships with the repository)" >&2; exit 1; }
 done
 # client.cnf (written by rig.sh) logs in as the rig's admin account over TCP.
 mysql=(mariadb --defaults-file="$rig_dir/client.cnf")
