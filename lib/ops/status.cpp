@@ -162,7 +162,19 @@ nlohmann::ordered_json to_json(const StatusReport& r, const config::Config& cfg)
         e["binlog_position"] = fmt::format("{}:{}", it->second.file, it->second.offset);
         if (it->second.copying) e["binlog_copying"] = true;
       }
-    if (!t.refused.empty()) e["refused_rows"] = t.refused.size();
+    if (!t.refused.empty()) {
+      // Each row MongoDB could not store, by key: retried by every run until it fits or is gone.
+      e["refused_rows"] = t.refused.size();
+      auto rows = nlohmann::ordered_json::array();
+      for (const auto& f : t.refused) {
+        nlohmann::ordered_json row;
+        row["key"] = f.key;
+        row["bytes"] = f.bytes;
+        row["reason"] = f.reason;
+        rows.push_back(std::move(row));
+      }
+      e["refused"] = std::move(rows);
+    }
     if (t.last_verify) {
       const auto& v = *t.last_verify;
       e["last_verify_time"] = iso8601_utc(v.time_ms);

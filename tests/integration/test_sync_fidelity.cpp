@@ -302,6 +302,9 @@ TEST_CASE("fidelity: a row too large or too deep for MongoDB is refused by key, 
   // status and metrics show it; a second run retries and refuses them again.
   const auto st = rig::run({"--json", "status"}, db.env()).json();
   CHECK(st["sync_data"]["tables"]["b"]["refused_rows"] == 2);
+  REQUIRE(st["sync_data"]["tables"]["b"]["refused"].size() == 2);
+  CHECK(st["sync_data"]["tables"]["b"]["refused"][0]["key"] == json::array({"2"}));
+  CHECK(st["sync_data"]["tables"]["b"]["refused"][0]["bytes"].get<long long>() > 16777216);
   const TempFile metrics(db.name() + ".prom", "");
   CHECK(rig::run({"--config", cfg.path, "sync", "--metrics-file", metrics.path}, db.env()).code == 3);
   CHECK(slurp(metrics.path).find("mysql2mongo_table_rows_refused{table=\"b\"} 2") != std::string::npos);

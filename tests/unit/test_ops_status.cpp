@@ -296,9 +296,12 @@ TEST_CASE("to_json(StatusReport): a live run's lock holder, resumed and refused 
   const auto& t = j["sync_data"]["tables"];
   CHECK(t["r"]["resumed"] == true);
   CHECK(t["r"]["refused_rows"] == 2);
+  CHECK(t["r"]["refused"].dump() ==
+        R"([{"key":["5"],"bytes":17000000,"reason":"too large"},{"key":["6"],"bytes":17000001,"reason":"too large"}])");
   CHECK_FALSE(t["r"].contains("dropped"));
   CHECK_FALSE(t["gone"].contains("resumed"));
   CHECK_FALSE(t["gone"].contains("refused_rows"));
+  CHECK_FALSE(t["gone"].contains("refused"));
   CHECK(t["gone"]["dropped"] == true);
   CHECK(t["gone"]["dropped_time"] == "2025-10-09T08:52:20.000Z");
   CHECK(t["gone"]["collection_dropped"] == true);
