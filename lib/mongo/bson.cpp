@@ -26,4 +26,25 @@ Bson Bson::from_json(std::string_view json) {
   return Bson(b);
 }
 
+void append_server_time_plus(bson_t* doc, const char* key, std::chrono::milliseconds ms) {
+  bson_t add, args;
+  BSON_APPEND_DOCUMENT_BEGIN(doc, key, &add);
+  BSON_APPEND_ARRAY_BEGIN(&add, "$add", &args);
+  BSON_APPEND_UTF8(&args, "0", "$$NOW");
+  BSON_APPEND_INT64(&args, "1", ms.count());
+  bson_append_array_end(&add, &args);
+  bson_append_document_end(doc, &add);
+}
+
+void append_renewal(bson_t* statement, const char* key, std::chrono::milliseconds ms) {
+  bson_t stages, stage, set;
+  BSON_APPEND_ARRAY_BEGIN(statement, "u", &stages);
+  BSON_APPEND_DOCUMENT_BEGIN(&stages, "0", &stage);
+  BSON_APPEND_DOCUMENT_BEGIN(&stage, "$set", &set);
+  append_server_time_plus(&set, key, ms);
+  bson_append_document_end(&stage, &set);
+  bson_append_document_end(&stages, &stage);
+  bson_append_array_end(statement, &stages);
+}
+
 }  // namespace m2m::mongo

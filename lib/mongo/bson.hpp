@@ -3,6 +3,7 @@
 
 #include <bson/bson.h>
 
+#include <chrono>
 #include <string>
 #include <utility>
 
@@ -49,5 +50,12 @@ public:
 private:
   bson_t b_;
 };
+
+// {key: {$add: ["$$NOW", ms]}}: a time on the server's clock, whatever this host's clock says (in an
+// update pipeline), for the leases' expiry.
+void append_server_time_plus(bson_t* doc, const char* key, std::chrono::milliseconds ms);
+
+// u: [{$set: {key: $$NOW + ms}}] in the update statement `statement`: a lease renewed on the server's clock.
+void append_renewal(bson_t* statement, const char* key, std::chrono::milliseconds ms);
 
 }  // namespace m2m::mongo

@@ -340,16 +340,6 @@ namespace {
 // shard index, never deleted: a later run takes the slot over (run differs).
 std::string slot_id(int shard) { return fmt::format("shard:{}", shard); }
 
-// {key: {$add: ["$$NOW", ms]}}: a time on the server's clock, whatever this host's clock says.
-void append_server_time_plus(bson_t* doc, const char* key, std::chrono::milliseconds ms) {
-  bson_t add, args;
-  BSON_APPEND_DOCUMENT_BEGIN(doc, key, &add);
-  BSON_APPEND_ARRAY_BEGIN(&add, "$add", &args);
-  BSON_APPEND_UTF8(&args, "0", "$$NOW");
-  BSON_APPEND_INT64(&args, "1", ms.count());
-  bson_append_array_end(&add, &args);
-  bson_append_document_end(doc, &add);
-}
 
 // {$expr: {$lt: ["$field", "$$NOW"]}}: expired by the server's clock.
 void append_expired(bson_t* doc, const char* field) {
@@ -481,7 +471,7 @@ void ShardSlot::renew_loop() {
     lock.unlock();
     Bson cmd;
     BSON_APPEND_UTF8(cmd.get(), "update", kLockCollection);
-    bson_t updates, one, q, stages, stage, set;
+    bson_t updates, one, q;
     BSON_APPEND_ARRAY_BEGIN(cmd.get(), "updates", &updates);
     BSON_APPEND_DOCUMENT_BEGIN(&updates, "0", &one);
     BSON_APPEND_DOCUMENT_BEGIN(&one, "q", &q);
@@ -489,13 +479,7 @@ void ShardSlot::renew_loop() {
     BSON_APPEND_INT64(&q, "run", run_);
     BSON_APPEND_UTF8(&q, "owner", owner_.c_str());
     bson_append_document_end(&one, &q);
-    BSON_APPEND_ARRAY_BEGIN(&one, "u", &stages);
-    BSON_APPEND_DOCUMENT_BEGIN(&stages, "0", &stage);
-    BSON_APPEND_DOCUMENT_BEGIN(&stage, "$set", &set);
-    append_server_time_plus(&set, "expires_at", ttl_);
-    bson_append_document_end(&stage, &set);
-    bson_append_document_end(&stages, &stage);
-    bson_append_array_end(&one, &stages);
+    append_renewal(&one, "expires_at", ttl_);
     bson_append_document_end(&updates, &one);
     bson_append_array_end(cmd.get(), &updates);
     Reply reply;

@@ -18,16 +18,6 @@ void append_text(bson_t* doc, const char* key, std::string_view text) {
   bson_append_utf8(doc, key, -1, text.data(), static_cast<int>(text.size()));
 }
 
-// {key: {$add: ["$$NOW", ms]}}: a time on the server's clock.
-void append_server_time_plus(bson_t* doc, const char* key, std::chrono::milliseconds ms) {
-  bson_t add, args;
-  BSON_APPEND_DOCUMENT_BEGIN(doc, key, &add);
-  BSON_APPEND_ARRAY_BEGIN(&add, "$add", &args);
-  BSON_APPEND_UTF8(&args, "0", "$$NOW");
-  BSON_APPEND_INT64(&args, "1", ms.count());
-  bson_append_array_end(&add, &args);
-  bson_append_document_end(doc, &add);
-}
 
 // The selector of a unit's own document: a table's by table_name, a range's by _id.
 void append_unit_selector(bson_t* q, const UnitClaim& c) {
@@ -339,7 +329,7 @@ void UnitKeeper::loop() {
       BSON_APPEND_ARRAY_BEGIN(cmd.get(), "updates", &updates);
       for (std::size_t i = 0; i < units.size(); ++i) {
         const auto& [token, h] = units[i];
-        bson_t one, q, stages, stage, set;
+        bson_t one, q;
         const std::string index = std::to_string(i);
         BSON_APPEND_DOCUMENT_BEGIN(&updates, index.c_str(), &one);
         BSON_APPEND_DOCUMENT_BEGIN(&one, "q", &q);
@@ -348,13 +338,7 @@ void UnitKeeper::loop() {
         BSON_APPEND_INT64(&q, "unit_run", run_);
         BSON_APPEND_INT64(&q, "unit_token", token);
         bson_append_document_end(&one, &q);
-        BSON_APPEND_ARRAY_BEGIN(&one, "u", &stages);
-        BSON_APPEND_DOCUMENT_BEGIN(&stages, "0", &stage);
-        BSON_APPEND_DOCUMENT_BEGIN(&stage, "$set", &set);
-        append_server_time_plus(&set, "unit_expires", ttl_);
-        bson_append_document_end(&stage, &set);
-        bson_append_document_end(&stages, &stage);
-        bson_append_array_end(&one, &stages);
+        append_renewal(&one, "unit_expires", ttl_);
         bson_append_document_end(&updates, &one);
       }
       bson_append_array_end(cmd.get(), &updates);
