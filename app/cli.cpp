@@ -219,6 +219,21 @@ int report_lock_held(const Context& ctx, const Error& e) {
   return static_cast<int>(Exit::tempfail);
 }
 
+sync::Selection selection_of(const Context& ctx, const std::string& tables, const std::string& exclude) {
+  sync::Selection s;
+  s.tables = tables.empty() ? ctx.cfg.sync.tables : split_list(tables);
+  s.tables_from_flag = !tables.empty();
+  s.exclude = split_list(exclude);
+  return s;
+}
+
+std::optional<std::chrono::milliseconds> wait_of(const std::optional<std::string>& flag) {
+  if (!flag) return std::nullopt;
+  if (flag->empty()) return std::chrono::milliseconds::max();
+  if (auto d = parse_duration(*flag)) return *d;
+  throw Error(Exit::usage, fmt::format("--wait {}: not a duration; use e.g. 30s, 10m or 1h", *flag));
+}
+
 std::string Context::redact(std::string_view text) const { return m2m::redact(text, cfg.secrets); }
 
 int run(int argc, char** argv) {

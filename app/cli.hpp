@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -45,6 +46,12 @@ void print_json(const Context& ctx, const nlohmann::ordered_json& j, int exit_co
 // Another run holds the run lock: the normal overlap of a timer or cron with a long run. Exit 75 (retry
 // later), said at info level (-v) so cron does not mail every overlap; with --json, {"status": "locked"}.
 int report_lock_held(const Context& ctx, const Error& e);
+
+// The tables a command works on: --tables (else sync.tables) and --exclude, as given.
+sync::Selection selection_of(const Context& ctx, const std::string& tables, const std::string& exclude);
+
+// --wait[=DUR]: nullopt when absent, forever when bare; a value that is not a duration is a usage error.
+std::optional<std::chrono::milliseconds> wait_of(const std::optional<std::string>& flag);
 
 int run(int argc, char** argv);
 

@@ -86,22 +86,12 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
       }
       ops::SyncOptions o;
       o.mode = flags->full ? ops::Mode::full : ops::Mode::incremental;
-      o.selection.tables = flags->tables.empty() ? ctx.cfg.sync.tables : split_list(flags->tables);
-      o.selection.tables_from_flag = !flags->tables.empty();
-      o.selection.exclude = split_list(flags->exclude);
+      o.selection = selection_of(ctx, flags->tables, flags->exclude);
       o.dry_run = flags->dry_run;
       o.force_deletes = flags->force_deletes;
       o.stop = stop;
       o.reconcile = flags->reconcile;
-      if (flags->wait) {
-        if (flags->wait->empty()) {
-          o.wait = std::chrono::milliseconds::max();
-        } else if (auto d = parse_duration(*flags->wait)) {
-          o.wait = *d;
-        } else {
-          throw Error(Exit::usage, fmt::format("--wait {}: not a duration; use e.g. 30s, 10m or 1h", *flags->wait));
-        }
-      }
+      o.wait = wait_of(flags->wait);
       if (!flags->shard.empty()) {
         o.shard = ops::parse_shard(flags->shard).or_throw();
       } else if (!flags->shards.empty()) {
@@ -109,18 +99,13 @@ void add_sync(CLI::App& app, Action& action, StopToken* stop) {
         o.shard = ops::shard_from_index(flags->shards, index ? std::optional<std::string>(index) : std::nullopt).or_throw();
       }
       Progress progress(ctx.quiet || ctx.json);
-      // Unhooked however this scope ends: the logger outlives the progress display.
-      struct Unhook {
-        Logger& log;
-        ~Unhook() { log.set_before_stderr({}); }
-      } unhook{ctx.log};
+      ProgressHook hook(progress, ctx.log);
       if (progress.active()) {
         o.progress = [&progress](int worker, const std::string& unit, std::uint64_t done, std::uint64_t total) {
           progress.update(worker, unit, done, total);
         };
         o.table_done = [&progress](int worker, const sync::TableReport& t) { progress.table_done(worker, t); };
         o.unit_done = [&progress](int worker) { progress.unit_done(worker); };
-        ctx.log.set_before_stderr([&progress] { progress.clear(); });
       }
       const std::int64_t start = now_epoch_ms();
       // The metrics file records every run, including one that stopped with an error.

@@ -125,22 +125,13 @@ void add_verify(CLI::App& app, Action& action, StopToken* stop) {
   cmd->callback([&action, flags, stop] {
     action = [flags, stop](Context& ctx) {
       ops::VerifyOptions o;
-      o.selection.tables = flags->tables.empty() ? ctx.cfg.sync.tables : split_list(flags->tables);
-      o.selection.tables_from_flag = !flags->tables.empty();
-      o.selection.exclude = split_list(flags->exclude);
+      o.selection = selection_of(ctx, flags->tables, flags->exclude);
       o.repair = flags->repair;
       o.force_deletes = flags->force_deletes;
       o.stop = stop;
-      if (flags->wait) {
-        if (flags->wait->empty()) o.wait = std::chrono::milliseconds::max();
-        else if (auto d = parse_duration(*flags->wait)) o.wait = *d;
-        else throw Error(Exit::usage, fmt::format("--wait {}: not a duration; use e.g. 30s, 10m or 1h", *flags->wait));
-      }
+      o.wait = wait_of(flags->wait);
       Progress progress(ctx.quiet || ctx.json);
-      struct Unhook {
-        Logger& log;
-        ~Unhook() { log.set_before_stderr({}); }
-      } unhook{ctx.log};
+      ProgressHook hook(progress, ctx.log);
       if (progress.active()) {
         o.progress = [&progress](const std::string& t, std::uint64_t done, std::uint64_t total) {
           progress.update(t, done, total);
@@ -152,7 +143,6 @@ void add_verify(CLI::App& app, Action& action, StopToken* stop) {
                                              static_cast<std::int64_t>(t.duration_seconds * 1000))),
                                          t.found.differences() ? fmt::format(", {} differ", t.found.differences()) : ""));
         };
-        ctx.log.set_before_stderr([&progress] { progress.clear(); });
       }
       const std::int64_t start = now_epoch_ms();
       // The metrics file records every verify, including one that stopped with an error.

@@ -125,4 +125,10 @@ void Progress::update(int worker, const std::string& unit, std::uint64_t done, s
   draw_locked(now);
 }
 
+ProgressHook::ProgressHook(Progress& progress, Logger& log) : log_(log) {
+  if (progress.active()) log_.set_before_stderr([&progress] { progress.clear(); });
+}
+
+ProgressHook::~ProgressHook() { log_.set_before_stderr({}); }
+
 }  // namespace m2m::app

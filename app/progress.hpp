@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sync/report.hpp"
+#include "util/log.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -10,6 +11,21 @@
 #include <string>
 
 namespace m2m::app {
+
+class Progress;
+
+// While it lives, every line the logger writes to stderr first erases the progress lines (when the
+// display is active); unhooked however the scope ends, since the logger outlives the display.
+class ProgressHook {
+public:
+  ProgressHook(Progress& progress, Logger& log);
+  ~ProgressHook();
+  ProgressHook(const ProgressHook&) = delete;
+  ProgressHook& operator=(const ProgressHook&) = delete;
+
+private:
+  Logger& log_;
+};
 
 class Progress {
 public:
