@@ -68,9 +68,15 @@ TEST_CASE("unknown tables in SYNC_TABLES are config errors, in --tables usage er
 
 TEST_CASE("a bad --wait duration is a usage error", "[sync][cli]") {
   rig::Scratch db;
-  const auto r = rig::run({"sync", "--wait=soon"}, db.env());
-  CHECK(r.code == 64);
-  CHECK(r.err == "mysql2mongo: error: --wait soon: not a duration; use e.g. 30s, 10m or 1h\n");
+  db.sql("CREATE TABLE t (id INT PRIMARY KEY)");
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"sync", "--wait=soon"},
+                                              std::vector<std::string>{"verify", "--repair", "--wait=soon"}}) {
+    const auto r = rig::run(args, db.env());
+    INFO(args[0]);
+    CHECK(r.code == 64);
+    CHECK(r.err == "mysql2mongo: error: --wait soon: not a duration; use e.g. 30s, 10m or 1h\n");
+  }
+  CHECK(db.count("_sync_metadata") == 0);  // nothing written
 }
 
 TEST_CASE("a bad change_column or key_columns setting names the table and the column", "[sync][cli]") {
