@@ -338,6 +338,7 @@ TEST_CASE("a wrong flag value is a usage error (64), the same value from a file 
       {"sync.jobs", "--jobs", "SYNC_JOBS", "0"},
       {"sync.jobs", "--jobs", "SYNC_JOBS", "65"},
       {"sync.jobs", "--jobs", "SYNC_JOBS", "four"},
+      {"sync.changes", "--changes", "SYNC_CHANGES", "bogus"},
   };
   for (const auto& [key, flag, env, value] : cases) {
     INFO(flag << " " << value);
@@ -602,5 +603,48 @@ TEST_CASE("work units: sync.jobs, sync.split_rows and sync.unit_ttl, their defau
     const auto msg = config_error(in);
     CHECK(msg.find(expected) != std::string::npos);
     CHECK(msg.find("bad.toml:2: ") != std::string::npos);
+  }
+}
+
+TEST_CASE("binlog and verify settings and a table's changes: defaults, and every wrong value one line with exit 78",
+          "[config][binlog][verify]") {
+  TempDir dir;
+  {
+    const auto cfg = config::load(base(dir));
+    CHECK(cfg.sync.changes == config::Changes::automatic);
+    CHECK(cfg.binlog.server_id == 0);  // derived at run time
+    CHECK(cfg.verify.max_keys == 100);
+    CHECK(cfg.verify.settle == std::chrono::seconds(2));
+  }
+  {
+    Inputs in = base(dir);
+    in.config_file = dir.write("ok.toml",
+                               "[sync]\nchanges = \"timestamp\"\n[binlog]\nserver_id = 4242\nmax_events = 10\n"
+                               "max_seconds = \"5s\"\n[verify]\nsettle = \"0s\"\nmax_keys = 0\n"
+                               "[tables.orders]\nchanges = \"binlog\"\n");
+    const auto cfg = config::load(in);
+    CHECK(cfg.sync.changes == config::Changes::timestamp);
+    CHECK(cfg.binlog.server_id == 4242);
+    CHECK(cfg.binlog.max_events == 10);
+    CHECK(cfg.binlog.max_seconds == std::chrono::seconds(5));
+    CHECK(cfg.verify.settle == std::chrono::milliseconds(0));
+    CHECK(cfg.verify.max_keys == 0);
+  }
+  for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"[sync]\nchanges = \"log\"", "'log' is not a valid sync.changes; use one of: auto, binlog, timestamp"},
+           {"[binlog]\nserver_id = 1", "1 is out of range for binlog.server_id; use a value from 2 to 4294967295"},
+           {"[binlog]\nmax_events = 0", "0 is out of range for binlog.max_events"},
+           {"[binlog]\nmax_seconds = \"10ms\"", "out of range for binlog.max_seconds"},
+           {"[verify]\nsettle = \"2h\"", "out of range for verify.settle"},
+           {"[verify]\nmax_keys = -1", "-1 is out of range for verify.max_keys; use a value from 0 to 10000"},
+           {"[tables.orders]\nchanges = \"x\"", "tables.orders.changes 'x' is not valid; use auto, binlog or timestamp"},
+       }) {
+    INFO(text);
+    Inputs in = base(dir);
+    in.config_file = dir.write("bad.toml", text + "\n");
+    const auto msg = config_error(in);
+    CHECK(msg.find(expected) != std::string::npos);
+    CHECK(msg.find("bad.toml:2: ") != std::string::npos);
+    CHECK(msg.find('\n') == std::string::npos);
   }
 }
