@@ -2,6 +2,7 @@
 
 #include "mongo/admin.hpp"
 #include "sync/document.hpp"
+#include "sync/recipes.hpp"
 #include "sync/sql.hpp"
 #include "util/text.hpp"
 
@@ -10,8 +11,6 @@
 namespace m2m::sync {
 
 namespace {
-
-bool stop_requested(const TableContext& ctx) { return ctx.stop && ctx.stop->requested(); }
 
 std::string pct(double part, double whole) { return fmt::format("{:.0f}%", whole > 0 ? 100.0 * part / whole : 0.0); }
 
@@ -181,9 +180,7 @@ Status copy_ordered(TableContext& ctx, const TablePlan& plan, const OrderedCopy&
     if (stopping || stop_requested(ctx)) {
       // Destroying the result discards the rest of the stream; what was written is recorded.
       if (auto st = writer.flush(); !st) result = st;
-      else if (ctx.stop->reason() == StopToken::Reason::lease_lost)
-        result = Failure{Exit::tempfail, "stopped: another run took the run lock over", false, 0, Cause::lease_lost};
-      else result = Failure{Exit::tempfail, "stopped by a signal; progress saved", false, 0, Cause::stopped};
+      else result = stopped_failure(ctx);
       break;
     }
     if (n < kChunkRows) break;

@@ -16,14 +16,6 @@ namespace m2m::sync {
 
 namespace {
 
-bool stop_requested(const TableContext& ctx) { return ctx.stop && ctx.stop->requested(); }
-
-Failure stopped_failure(const TableContext& ctx) {
-  if (ctx.stop->reason() == StopToken::Reason::lease_lost)
-    return Failure{Exit::tempfail, "stopped: another run took the run lock over", false, 0, Cause::lease_lost};
-  return Failure{Exit::tempfail, "stopped by a signal; progress saved", false, 0, Cause::stopped};
-}
-
 }  // namespace
 
 std::vector<KeyRange> ranges_from_boundaries(const std::vector<std::vector<std::string>>& boundaries) {

@@ -74,17 +74,8 @@ Expected<std::uint64_t> reconcile_deletes(TableContext& ctx, const TablePlan& pl
 
   // Two equal neighbours in MySQL's stream are distinct rows whose keys convert to one MongoDB value:
   // they were written to one document. Say so, rather than only that the order is off.
-  auto order_error = [&](const char* side, int c) -> Failure {
-    if (c == 0 && std::string_view(side) == "MySQL")
-      return Failure{Exit::tables_failed,
-                     fmt::format("table {}: distinct MySQL keys ({}) convert to the same MongoDB value, so their rows "
-                                 "were merged into one document; no document was deleted. Store the key as text with "
-                                 "[tables.{}] types, or report this with the key's column types",
-                                 plan.table.name, join(plan.key_columns(), ", "), plan.table.name)};
-    return Failure{Exit::tables_failed,
-                   fmt::format("cannot reconcile deletes of table {}: the {} key stream is not in the order expected "
-                               "(key {}); no document was deleted. Report this with the key's column types",
-                               plan.table.name, side, join(plan.key_columns(), ", "))};
+  auto order_error = [&](const char* side, int c) {
+    return key_order_failure(plan, side, c, "reconcile deletes of", "; no document was deleted");
   };
   auto next_mongo = [&]() -> Status {
     doc = cursor.next();

@@ -15,11 +15,13 @@
 
 namespace m2m::sync {
 
-namespace {
-
 bool stop_requested(const TableContext& ctx) { return ctx.stop && ctx.stop->requested(); }
 
-}  // namespace
+Failure stopped_failure(const TableContext& ctx, std::string_view saved) {
+  if (ctx.stop && ctx.stop->reason() == StopToken::Reason::lease_lost)
+    return Failure{Exit::tempfail, "stopped: another run took the run lock over", false, 0, Cause::lease_lost};
+  return Failure{Exit::tempfail, fmt::format("stopped by a signal{}", saved), false, 0, Cause::stopped};
+}
 
 Quote quoter(TableContext& ctx) {
   return [&ctx](std::string_view v) { return ctx.mysql.literal(v); };
@@ -80,6 +82,22 @@ void set_full_sync_done(const TableContext& ctx, const TablePlan& plan, const st
   s.runs_since_reconcile = 0;
   s.change_source = ctx.change_source;
   s.split_ranges = 0;
+}
+
+Failure key_order_failure(const TablePlan& plan, std::string_view side, int cmp, std::string_view doing,
+                          std::string_view outcome) {
+  const std::string& t = plan.table.name;
+  const std::string key = join(plan.key_columns(), ", ");
+  if (cmp == 0 && side == "MySQL")
+    return Failure{Exit::tables_failed,
+                   fmt::format("table {}: distinct MySQL keys ({}) convert to the same MongoDB value, so a sync merges "
+                               "their rows into one document{}. Store the key as text with [tables.{}] types, or report "
+                               "this with the key's column types",
+                               t, key, outcome, t)};
+  return Failure{Exit::tables_failed,
+                 fmt::format("cannot {} table {}: the {} key stream is not in the order expected (key {}){}. Report "
+                             "this with the key's column types",
+                             doing, t, side, key, outcome)};
 }
 
 // The key changed (ALTER TABLE ... PRIMARY KEY, a renamed key column): documents are matched on the old

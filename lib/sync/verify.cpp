@@ -1,4 +1,5 @@
 #include "sync/verify.hpp"
+#include "sync/recipes.hpp"
 
 #include "mongo/admin.hpp"
 #include "mongo/cursor.hpp"
@@ -335,17 +336,8 @@ namespace {
 constexpr int kMongoBatch = 2000;     // documents per getMore: one batch is all the cursor holds
 constexpr std::uint64_t kEvery = 1024;  // rows between progress calls and stop checks
 
-bool stop_requested(const TableContext& ctx) { return ctx.stop && ctx.stop->requested(); }
-
-Failure stopped(const TableContext& ctx) {
-  if (ctx.stop->reason() == StopToken::Reason::lease_lost)
-    return Failure{Exit::tempfail, "stopped: another run took the run lock over", false, 0, Cause::lease_lost};
-  return Failure{Exit::tempfail, "stopped by a signal", false, 0, Cause::stopped};
-}
-
-Quote quoter(TableContext& ctx) {
-  return [&ctx](std::string_view v) { return ctx.mysql.literal(v); };
-}
+// A verify keeps nothing of a table it did not finish.
+Failure stopped(const TableContext& ctx) { return stopped_failure(ctx, ""); }
 
 // Element by element with MongoDB's order, as reconcile_deletes compares key tuples.
 int compare_tuples(const bson_t* a, const bson_t* b) {
@@ -460,17 +452,7 @@ Status merge(TableContext& ctx, const TablePlan& plan, Sink& sink, TableVerify& 
   const unsigned long* len = nullptr;
   convert::LossReport ignored;
 
-  auto order_error = [&](const char* side, int c) -> Failure {
-    if (c == 0)
-      return Failure{Exit::tables_failed,
-                     fmt::format("table {}: distinct MySQL keys ({}) convert to the same MongoDB value, so a sync "
-                                 "merges their rows into one document. Store the key as text with [tables.{}] types",
-                                 plan.table.name, join(plan.key_columns(), ", "), plan.table.name)};
-    return Failure{Exit::tables_failed,
-                   fmt::format("cannot verify table {}: the {} key stream is not in the order expected (key {}); "
-                               "report this with the key's column types",
-                               plan.table.name, side, join(plan.key_columns(), ", "))};
-  };
+  auto order_error = [&](const char* side, int c) { return key_order_failure(plan, side, c, "verify", ""); };
   auto next_mongo = [&]() -> Status {
     mdoc = cursor.next();
     have_m = mdoc != nullptr;
